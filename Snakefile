@@ -1,0 +1,22 @@
+# The study's one DAG. Run from the repository root:
+#   snakemake --cores 2                      # the preset named in config/config.yaml (quick)
+#   snakemake --cores 2 --config preset=smoke
+#   snakemake -n --config preset=paper       # plan the paper's full grid
+# Rules are thin: each calls one function of the `gcnc` package (src/gcnc).
+
+report: "workflow/report/workflow.rst"
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/fewshot.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        FIGURE_TARGETS,
+        f"{FIGS}/claims.md",
+        f"{FIGS}/claims.csv",
+    default_target: True

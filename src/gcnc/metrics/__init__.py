@@ -1,0 +1,30 @@
+"""Measurements of the paper: embedding GC, CDNV / NC, geometric collapse (Eq. 7), NC1-NC4.
+
+Public API: :func:`embedding_gc`, :func:`per_example_gc`, :func:`gc_penalty`, :func:`cdnv`,
+:func:`neural_collapse`, :func:`geometric_collapse`, :func:`nc1`, :func:`nc2`, :func:`nc3`,
+:func:`nc4`, :func:`numerical_rank`, :func:`ncm_accuracy`, :func:`path_slope`.
+"""
+
+from gcnc.metrics.collapse import (
+    ClassStats,
+    cdnv,
+    class_stats,
+    geometric_collapse,
+    inverse_distance_sum,
+    nc1,
+    nc2,
+    nc3,
+    nc4,
+    ncm_accuracy,
+    ncm_predict,
+    neural_collapse,
+    numerical_rank,
+)
+from gcnc.metrics.gc import embedding_gc, gc_penalty, per_example_gc
+from gcnc.metrics.slope import path_slope
+
+__all__ = [
+    "ClassStats", "cdnv", "class_stats", "embedding_gc", "gc_penalty", "geometric_collapse",
+    "inverse_distance_sum", "nc1", "nc2", "nc3", "nc4", "ncm_accuracy", "ncm_predict",
+    "neural_collapse", "numerical_rank", "path_slope", "per_example_gc",
+]

@@ -1,0 +1,153 @@
+"""Neural-collapse measurements on embeddings (features) with integer class labels 0..k-1.
+
+- CDNV (Galanti et al. 2022, ICLR): V_f(Q_i, Q_j) = (Var_i + Var_j) / (2 ||mu_i - mu_j||^2),
+  Var_c = E||f(x) - mu_c||^2 (trace of the class covariance).
+- NC(f; Q) = Avg_{i != j} V_f(Q_i, Q_j) over the k(k-1) ordered pairs (paper Section 3).
+- Geometric collapse (paper Eq. 7): GCol = GC / (k-1) * sum_{i != j} 1 / ||mu_i - mu_j||^2.
+- NC1-NC4 of Papyan, Han & Donoho (2020); numerical rank; nearest-class-mean (NCM) classifier.
+
+Class statistics are accumulated class by class in one pass over the features (float64), so no
+N x N matrix is formed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class ClassStats:
+    """Per-class counts, means (k x p) and variances (trace of covariance), in float64."""
+
+    counts: torch.Tensor
+    means: torch.Tensor
+    variances: torch.Tensor
+
+    @property
+    def k(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def global_mean(self) -> torch.Tensor:
+        """Mean of the class means (the balanced global mean)."""
+        return self.means.mean(0)
+
+    def sq_distances(self) -> torch.Tensor:
+        """k x k matrix of ||mu_i - mu_j||^2."""
+        return torch.cdist(self.means, self.means).pow(2)
+
+
+def class_stats(features: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> ClassStats:
+    """Per-class statistics; raises ValueError for fewer than two classes or an empty class."""
+    f = features.detach().double().flatten(1)
+    y = labels.detach().long()
+    if f.shape[0] != y.shape[0]:
+        raise ValueError(f"{f.shape[0]} feature rows but {y.shape[0]} labels")
+    if y.numel() == 0:
+        raise ValueError("no examples")
+    k = int(n_classes if n_classes is not None else y.max() + 1)
+    counts = torch.bincount(y, minlength=k).double()
+    if k < 2:
+        raise ValueError("neural-collapse metrics need at least two classes")
+    if (counts == 0).any():
+        empty = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"classes {empty} have no examples; every class needs at least one")
+    sums = torch.zeros(k, f.shape[1], dtype=torch.float64).index_add_(0, y, f)
+    means = sums / counts[:, None]
+    sq = torch.zeros(k, dtype=torch.float64).index_add_(0, y, (f - means[y]).pow(2).sum(1))
+    return ClassStats(counts=counts, means=means, variances=sq / counts)
+
+
+def _stats(features, labels) -> ClassStats:
+    return features if isinstance(features, ClassStats) else class_stats(features, labels)
+
+
+def cdnv(features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """k x k CDNV matrix V_f(Q_i, Q_j); the diagonal (undefined) is NaN."""
+    s = _stats(features, labels)
+    v = (s.variances[:, None] + s.variances[None, :]) / (2 * s.sq_distances())
+    return v.fill_diagonal_(float("nan"))
+
+
+def neural_collapse(features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None) -> float:
+    """NC(f; Q): the average CDNV over ordered pairs i != j (lower = more collapse)."""
+    v = cdnv(features, labels)
+    return float(v[~torch.eye(v.shape[0], dtype=torch.bool)].mean())
+
+
+def inverse_distance_sum(features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None) -> float:
+    """sum_{i != j} 1 / ||mu_i - mu_j||^2 over ordered pairs (the class-distance factor of Eq. 7)."""
+    s = _stats(features, labels)
+    d2 = s.sq_distances()
+    return float((1.0 / d2[~torch.eye(s.k, dtype=torch.bool)]).sum())
+
+
+def geometric_collapse(
+    gc: float, features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None
+) -> float:
+    """Geometric collapse, paper Eq. (7): GC / (k-1) * sum_{i != j} 1 / ||mu_i - mu_j||^2."""
+    s = _stats(features, labels)
+    return gc / (s.k - 1) * inverse_distance_sum(s)
+
+
+def _centred_means(s: ClassStats) -> torch.Tensor:
+    return s.means - s.global_mean
+
+
+def nc1(features: torch.Tensor, labels: torch.Tensor) -> float:
+    """NC1 = tr(Sigma_W Sigma_B^+) / k (Papyan et al. 2020), pseudo-inverse in float64."""
+    s = class_stats(features, labels)
+    f = features.detach().double().flatten(1)
+    centred = f - s.means[labels.long()]
+    sigma_w = centred.T @ centred / f.shape[0]
+    m = _centred_means(s)
+    sigma_b = m.T @ m / s.k
+    return float(torch.trace(sigma_w @ torch.linalg.pinv(sigma_b, hermitian=True)) / s.k)
+
+
+def nc2(features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None) -> tuple[float, float]:
+    """NC2 errors: (equinorm, equiangularity) of the centred class means.
+
+    equinorm = std/mean of ||mu_c - mu_G||; equiangularity = Avg_{i != j} |cos_ij + 1/(k-1)|.
+    Both are 0 for a simplex equiangular tight frame.
+    """
+    s = _stats(features, labels)
+    m = _centred_means(s)
+    norms = m.norm(dim=1)
+    equinorm = float(norms.std(unbiased=False) / norms.mean())
+    unit = m / norms[:, None]
+    cos = unit @ unit.T
+    off = ~torch.eye(s.k, dtype=torch.bool)
+    return equinorm, float((cos[off] + 1.0 / (s.k - 1)).abs().mean())
+
+
+def nc3(features: torch.Tensor | ClassStats, labels: torch.Tensor | None, head_weight: torch.Tensor) -> float:
+    """NC3 self-duality: || W/||W||_F - M/||M||_F ||_F^2, M the centred class means (k x p)."""
+    s = _stats(features, labels)
+    m = _centred_means(s)
+    w = head_weight.detach().double()
+    return float((w / w.norm() - m / m.norm()).pow(2).sum())
+
+
+def ncm_predict(features: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+    """Nearest-class-mean predictions argmin_c ||f(x) - mu_c||."""
+    return torch.cdist(features.detach().double().flatten(1), means.double()).argmin(1)
+
+
+def ncm_accuracy(features: torch.Tensor, labels: torch.Tensor, means: torch.Tensor) -> float:
+    """Accuracy of the nearest-class-mean classifier with the given class means."""
+    return float((ncm_predict(features, means) == labels).double().mean())
+
+
+def nc4(features: torch.Tensor, logits: torch.Tensor, means: torch.Tensor) -> float:
+    """NC4: fraction of examples where the network's argmax and the NCM prediction disagree."""
+    return float((ncm_predict(features, means) != logits.argmax(1)).double().mean())
+
+
+def numerical_rank(features: torch.Tensor, rtol: float = 1e-3) -> int:
+    """Number of singular values of the centred feature matrix above rtol * the largest."""
+    f = features.detach().double().flatten(1)
+    sv = torch.linalg.svdvals(f - f.mean(0))
+    return int((sv > rtol * sv.max()).sum()) if sv.numel() and sv.max() > 0 else 0

@@ -1,0 +1,86 @@
+"""One measurement of a model on one split: every metric column of the per-run tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from gcnc.metrics.collapse import (
+    cdnv,
+    class_stats,
+    geometric_collapse,
+    inverse_distance_sum,
+    nc1,
+    nc2,
+    nc3,
+    nc4,
+    ncm_accuracy,
+    neural_collapse,
+    numerical_rank,
+)
+from gcnc.metrics.gc import eval_mode, per_example_gc
+
+
+@torch.no_grad()
+def embed_and_logits(model: nn.Module, x: torch.Tensor, chunk_size: int = 512):
+    """Embeddings f(x) and logits g(f(x)) in eval mode, computed in chunks."""
+    feats, logits = [], []
+    with eval_mode(model):
+        for chunk in x.split(chunk_size):
+            f = model.embed(chunk)
+            feats.append(f)
+            logits.append(model.head(f))
+    return torch.cat(feats), torch.cat(logits)
+
+
+def snapshot(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    n_classes: int,
+    *,
+    estimator: str = "exact",
+    n_probes: int = 16,
+    generator: torch.Generator | None = None,
+    ncm_means: torch.Tensor | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]], torch.Tensor]:
+    """Scalar metrics, per-class rows (n, GC, variance) and the class means of one split.
+
+    ``ncm_means`` are the class means the nearest-class-mean classifier uses (the training split's
+    for a test split, as in Prop. 4.3); by default this split's own means.
+    """
+    feats, logits = embed_and_logits(model, x)
+    stats = class_stats(feats, y, n_classes)
+    per_ex = per_example_gc(model.embed, x, estimator, n_probes=n_probes, generator=generator)
+    class_gc = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, y, per_ex) / stats.counts
+    gc = float(per_ex.mean())
+    means = stats.means if ncm_means is None else ncm_means
+    equinorm, equiangle = nc2(stats)
+    row = {
+        "loss": float(nn.functional.cross_entropy(logits.double(), y)),
+        "accuracy": float((logits.argmax(1) == y).double().mean()),
+        "ncm_accuracy": ncm_accuracy(feats, y, means),
+        "gc": gc,
+        "gc_max": float(per_ex.max()),
+        "gc_estimator": estimator,
+        "nc": neural_collapse(stats),
+        "cdnv_max": float(cdnv(stats).nan_to_num(0.0).max()),
+        "geometric_collapse": geometric_collapse(gc, stats),
+        "inv_dist_sum": inverse_distance_sum(stats),
+        "nc1": nc1(feats, y),
+        "nc2_equinorm": equinorm,
+        "nc2_equiangle": equiangle,
+        "nc3": nc3(stats, None, model.head.weight),
+        "nc4": nc4(feats, logits, means),
+        "rank": numerical_rank(feats),
+        "embed_dim": int(feats.shape[1]),
+        "n_examples": int(x.shape[0]),
+    }
+    class_rows = [
+        {"class": c, "n": int(stats.counts[c]), "gc": float(class_gc[c]),
+         "variance": float(stats.variances[c])}
+        for c in range(n_classes)
+    ]
+    return row, class_rows, stats.means

@@ -1,0 +1,99 @@
+"""Models h = g o f: an embedding network f (input -> penultimate features) and a linear head g.
+
+The embedding is exactly the input of the linear head, as in Section 4 of the paper. VGG and ResNet
+reuse torchvision's configurations and blocks, with CIFAR-style stems for small inputs (3x3 first
+convolution, no stem max-pool; ceil-mode pooling so 28x28, 32x32 and 84x84 inputs all work).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torchvision.models import resnet18, resnet50
+from torchvision.models.vgg import cfgs as vgg_cfgs
+
+ARCHS = ("mlp", "cnn", "vgg11", "vgg13", "vgg16", "resnet18", "resnet50")
+VGG_CFG = {"vgg11": "A", "vgg13": "B", "vgg16": "D"}
+
+
+class EmbedClassifier(nn.Module):
+    """h(x) = head(embed(x)); ``embed`` is the paper's f, ``head`` its linear g."""
+
+    def __init__(self, embed: nn.Module, embed_dim: int, n_classes: int) -> None:
+        super().__init__()
+        self.embed = embed
+        self.embed_dim = embed_dim
+        self.head = nn.Linear(embed_dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x))
+
+
+def _mlp(shape: tuple[int, ...], width: int, embed_dim: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(math.prod(shape), width), nn.ReLU(),
+        nn.Linear(width, embed_dim), nn.ReLU(),
+    )
+
+
+def _cnn(shape: tuple[int, ...], width: int, embed_dim: int) -> nn.Module:
+    c, h, w = shape
+    pooled = math.ceil(math.ceil(h / 2) / 2) * math.ceil(math.ceil(w / 2) / 2)
+    return nn.Sequential(
+        nn.Conv2d(c, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        nn.Flatten(), nn.Linear(2 * width * pooled, embed_dim), nn.ReLU(),
+    )
+
+
+def _vgg(arch: str, in_channels: int) -> tuple[nn.Module, int]:
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for v in vgg_cfgs[VGG_CFG[arch]]:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, ceil_mode=True))
+        else:
+            layers += [nn.Conv2d(channels, int(v), 3, padding=1), nn.BatchNorm2d(int(v)), nn.ReLU()]
+            channels = int(v)
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers), channels
+
+
+def _resnet(arch: str, in_channels: int) -> tuple[nn.Module, int]:
+    net = (resnet18 if arch == "resnet18" else resnet50)()
+    net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+    body = nn.Sequential(
+        net.conv1, net.bn1, net.relu, net.layer1, net.layer2, net.layer3, net.layer4,
+        net.avgpool, nn.Flatten(),
+    )
+    return body, net.fc.in_features
+
+
+def build_model(
+    arch: str,
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    embed_dim: int | None = None,
+    width: int | None = None,
+) -> EmbedClassifier:
+    """Build ``arch`` for inputs of ``input_shape`` (without batch axis) and ``n_classes`` outputs.
+
+    ``embed_dim`` and ``width`` size the small CPU models (``mlp``: 128 hidden, 64-d embedding;
+    ``cnn``: 16 channels, 128-d embedding); the large models have their standard widths.
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture '{arch}'; choose one of {ARCHS}")
+    if arch == "mlp":
+        p = embed_dim or 64
+        return EmbedClassifier(_mlp(input_shape, width or 128, p), p, n_classes)
+    if len(input_shape) != 3:
+        raise ValueError(f"'{arch}' needs image inputs (C, H, W), got shape {input_shape}")
+    if arch == "cnn":
+        p = embed_dim or 128
+        return EmbedClassifier(_cnn(input_shape, width or 16, p), p, n_classes)
+    if embed_dim or width:
+        raise ValueError(f"'{arch}' has a fixed width; embed_dim/width apply to mlp and cnn only")
+    body, p = (_vgg if arch.startswith("vgg") else _resnet)(arch, input_shape[0])
+    return EmbedClassifier(body, p, n_classes)

@@ -1,0 +1,62 @@
+# GC sampling robustness (Fig. 2), Poincare constants (Section 4.1) and bounds (Props. 4.1, 4.3, 5.1).
+
+
+def gc_sampling_run():
+    """The Fig. 2 model: the base point, first seed, of the study named in gc_sampling."""
+    return study_runs(config, PRESET, P["gc_sampling"]["study"])[0].run_id
+
+
+rule gc_sampling:
+    input:
+        final=f"{RES}/runs/{gc_sampling_run()}/final.pt",
+        data=prepared(RUNS[gc_sampling_run()].dataset),
+    output:
+        f"{RES}/gc_sampling.csv",
+    params:
+        spec=RUNS[gc_sampling_run()].to_dict(),
+        sampling=P["gc_sampling"],
+    log:
+        f"logs/{PRESET}/gc_sampling.log",
+    benchmark:
+        f"benchmarks/{PRESET}/gc_sampling.tsv"
+    script:
+        "../scripts/gc_sampling.py"
+
+
+POINCARE_DATASETS = sorted(set(DATASETS) | set(P["poincare"].get("datasets", [])))
+
+
+rule poincare:
+    input:
+        metrics=f"{RES}/metrics.csv",
+        class_metrics=f"{RES}/class_metrics.csv",
+        data=[f"{PREP}/{d}/arrays.npz" for d in POINCARE_DATASETS],
+    output:
+        f"{RES}/poincare.csv",
+    params:
+        datasets=POINCARE_DATASETS,
+        prepared_dir=PREP,
+        poincare=P["poincare"],
+    log:
+        f"logs/{PRESET}/poincare.log",
+    benchmark:
+        f"benchmarks/{PRESET}/poincare.tsv"
+    script:
+        "../scripts/poincare.py"
+
+
+rule bounds:
+    input:
+        metrics=f"{RES}/metrics.csv",
+        class_metrics=f"{RES}/class_metrics.csv",
+        runs=f"{RES}/runs.csv",
+        poincare=f"{RES}/poincare.csv",
+        fewshot=f"{RES}/fewshot.csv",
+    output:
+        f"{RES}/bounds.csv",
+    params:
+        bounds=P["bounds"],
+    log:
+        f"logs/{PRESET}/bounds.log",
+    script:
+        "../scripts/bounds.py"

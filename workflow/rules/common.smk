@@ -1,0 +1,38 @@
+# Configuration, validation and the run grid, shared by every rule.
+from snakemake.utils import validate
+
+from gcnc.config import SCHEMA_PATH, expand_runs, study_runs, validate_config
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, str(SCHEMA_PATH))  # structure: a wrong key or type stops here, naming the key
+validate_config(config)  # cross-references (preset, datasets, studies)
+
+PRESET = config["preset"]
+P = config["presets"][PRESET]
+RUNS = expand_runs(config, PRESET)  # run_id -> RunSpec: the whole pretraining grid
+RES = f"results/{PRESET}"
+FIGS = f"paper_figures/{PRESET}"
+PREP = config["data"]["prepared_dir"]
+SOURCE_RUNS = sorted(r for r, s in RUNS.items() if s.task == "source")
+DATASETS = sorted({s.dataset for s in RUNS.values()})
+
+
+wildcard_constraints:
+    run=r"[^/]+",
+    dataset=r"[A-Za-z0-9_]+",
+    study=r"[A-Za-z0-9_]+",
+
+
+def run_files(run_ids, name):
+    return [f"{RES}/runs/{r}/{name}" for r in run_ids]
+
+
+def prepared(dataset):
+    return [f"{PREP}/{dataset}/arrays.npz", f"{PREP}/{dataset}/meta.json"]
+
+
+def study_run_ids(study):
+    return sorted({s.run_id for s in study_runs(config, PRESET, study)})

@@ -1,0 +1,47 @@
+# Few-shot transfer on unseen target classes (Section 5, Fig. 4): gcnc.fewshot.
+
+
+rule fewshot_episodes:
+    input:
+        prepared("{dataset}"),
+    output:
+        f"{RES}/fewshot/episodes_{{dataset}}.npz",
+    params:
+        fewshot=P["fewshot"],
+    log:
+        f"logs/{PRESET}/fewshot_episodes_{{dataset}}.log",
+    script:
+        "../scripts/fewshot_episodes.py"
+
+
+rule fewshot:
+    input:
+        final=f"{RES}/runs/{{run}}/final.pt",
+        summary=f"{RES}/runs/{{run}}/summary.json",
+        metrics=f"{RES}/runs/{{run}}/metrics.csv",
+        data=lambda wc: prepared(RUNS[wc.run].dataset),
+        episodes=lambda wc: f"{RES}/fewshot/episodes_{RUNS[wc.run].dataset}.npz",
+    output:
+        f"{RES}/fewshot/{{run}}.csv",
+    params:
+        spec=lambda wc: RUNS[wc.run].to_dict(),
+        fewshot=P["fewshot"],
+        metrics=P["metrics"],
+        eval_examples=P["training"]["eval_examples"],
+    log:
+        f"logs/{PRESET}/fewshot/{{run}}.log",
+    benchmark:
+        f"benchmarks/{PRESET}/fewshot/{{run}}.tsv"
+    script:
+        "../scripts/fewshot.py"
+
+
+rule collect_fewshot:
+    input:
+        [f"{RES}/fewshot/{r}.csv" for r in SOURCE_RUNS],
+    output:
+        f"{RES}/fewshot.csv",
+    log:
+        f"logs/{PRESET}/collect_fewshot.log",
+    script:
+        "../scripts/collect_fewshot.py"

@@ -1,0 +1,93 @@
+# Every figure and table of the paper (gcnc.figures), the claims report (gcnc.claims), each with a
+# provenance sidecar (gcnc.provenance). The plan of what to draw comes from the preset's studies.
+from gcnc.figures import figure_plan, table_plan
+
+FIGURES = figure_plan(config, PRESET)
+TABLES = table_plan(config, PRESET)
+TABLE_INPUTS = {
+    "table_poincare": [f"{RES}/poincare.csv"],
+    "table_bounds": [f"{RES}/bounds.csv"],
+}
+SECTION_INPUTS = {
+    "sweep": [f"{RES}/metrics.csv", f"{RES}/runs.csv"],
+    "learning_curves": [f"{RES}/metrics.csv", f"{RES}/runs.csv"],
+    "gc_sampling": [f"{RES}/gc_sampling.csv"],
+    "bound": [f"{RES}/bounds.csv"],
+    "transfer": [f"{RES}/fewshot.csv"],
+}
+FIGURE_TARGETS = [
+    f"{FIGS}/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png", "csv", "prov.json")
+] + [f"{FIGS}/{name}.{ext}" for name in TABLES for ext in ("csv", "md", "prov.json")]
+UPSTREAM = sorted(
+    run_files(sorted(RUNS), "final.pt")
+    + run_files(sorted(RUNS), "config.json")
+    + [f for d in DATASETS for f in prepared(d)]
+)
+
+
+rule figure:
+    wildcard_constraints:
+        figure="|".join(FIGURES),
+    input:
+        tables=lambda wc: SECTION_INPUTS[FIGURES[wc.figure]["kind"]],
+        upstream=UPSTREAM,
+    output:
+        pdf=report(
+            f"{FIGS}/{{figure}}.pdf",
+            caption="../report/figure.rst",
+            category="{figure}",
+        ),
+        png=f"{FIGS}/{{figure}}.png",
+        csv=f"{FIGS}/{{figure}}.csv",
+        prov=f"{FIGS}/{{figure}}.prov.json",
+    params:
+        plan=lambda wc: FIGURES[wc.figure],
+        preset=PRESET,
+        config=config,
+    log:
+        f"logs/{PRESET}/figure/{{figure}}.log",
+    script:
+        "../scripts/figure.py"
+
+
+rule table:
+    wildcard_constraints:
+        table="|".join(TABLES),
+    input:
+        tables=lambda wc: TABLE_INPUTS[wc.table],
+        upstream=UPSTREAM,
+    output:
+        csv=report(f"{FIGS}/{{table}}.csv", caption="../report/table.rst", category="Tables"),
+        md=f"{FIGS}/{{table}}.md",
+        prov=f"{FIGS}/{{table}}.prov.json",
+    params:
+        plan=lambda wc: TABLES[wc.table],
+        preset=PRESET,
+        config=config,
+    log:
+        f"logs/{PRESET}/table/{{table}}.log",
+    script:
+        "../scripts/table.py"
+
+
+rule claims:
+    input:
+        metrics=f"{RES}/metrics.csv",
+        runs=f"{RES}/runs.csv",
+        gc_sampling=f"{RES}/gc_sampling.csv",
+        bounds=f"{RES}/bounds.csv",
+        fewshot=f"{RES}/fewshot.csv",
+        upstream=UPSTREAM,
+    output:
+        md=report(f"{FIGS}/claims.md", caption="../report/claims.rst", category="Claims"),
+        csv=f"{FIGS}/claims.csv",
+        prov=f"{FIGS}/claims.prov.json",
+    params:
+        claims=P["claims"],
+        studies=P["studies"],
+        preset=PRESET,
+        config=config,
+    log:
+        f"logs/{PRESET}/claims.log",
+    script:
+        "../scripts/claims.py"

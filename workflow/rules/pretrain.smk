@@ -1,0 +1,40 @@
+# Pretraining grid (gcnc.training.pretrain): one job per run of the preset's studies.
+
+
+rule pretrain:
+    input:
+        lambda wc: prepared(RUNS[wc.run].dataset),
+    output:
+        metrics=f"{RES}/runs/{{run}}/metrics.csv",
+        class_metrics=f"{RES}/runs/{{run}}/class_metrics.csv",
+        config=f"{RES}/runs/{{run}}/config.json",
+        final=f"{RES}/runs/{{run}}/final.pt",
+        summary=f"{RES}/runs/{{run}}/summary.json",
+    params:
+        spec=lambda wc: RUNS[wc.run].to_dict(),
+        training=P["training"],
+        metrics=P["metrics"],
+        device=P["device"],
+    log:
+        f"logs/{PRESET}/pretrain/{{run}}.log",
+    benchmark:
+        f"benchmarks/{PRESET}/pretrain/{{run}}.tsv"
+    threads: 1
+    retries: 1
+    script:
+        "../scripts/pretrain.py"
+
+
+rule collect_metrics:
+    input:
+        metrics=run_files(sorted(RUNS), "metrics.csv"),
+        class_metrics=run_files(sorted(RUNS), "class_metrics.csv"),
+        summaries=run_files(sorted(RUNS), "summary.json"),
+    output:
+        metrics=f"{RES}/metrics.csv",
+        class_metrics=f"{RES}/class_metrics.csv",
+        runs=f"{RES}/runs.csv",
+    log:
+        f"logs/{PRESET}/collect_metrics.log",
+    script:
+        "../scripts/collect_metrics.py"

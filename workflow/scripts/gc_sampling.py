@@ -1,0 +1,18 @@
+"""Rule gc_sampling -> gcnc.gc_sampling.sampling_study (the paper's Fig. 2 data)."""
+from pathlib import Path
+
+import torch
+
+from gcnc.config import RunSpec
+from gcnc.data import load_prepared
+from gcnc.gc_sampling import sampling_study
+from gcnc.provenance import job_log
+from gcnc.training import model_for
+
+with job_log(snakemake.log[0]):
+    spec = RunSpec(**snakemake.params.spec)
+    data = load_prepared(Path(snakemake.input.data[0]).parent)
+    model = model_for(spec, data)
+    model.load_state_dict(torch.load(snakemake.input.final, weights_only=True))
+    table = sampling_study(model, data.view(spec.task, "train"), snakemake.params.sampling)
+    table.to_csv(snakemake.output[0], index=False)

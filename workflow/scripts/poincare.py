@@ -1,0 +1,12 @@
+"""Rule poincare -> gcnc.poincare.poincare_table."""
+import pandas as pd
+
+from gcnc.poincare import poincare_table
+from gcnc.provenance import job_log
+
+with job_log(snakemake.log[0]):
+    table = poincare_table(
+        pd.read_csv(snakemake.input.metrics), pd.read_csv(snakemake.input.class_metrics),
+        snakemake.params.datasets, snakemake.params.prepared_dir, snakemake.params.poincare,
+    )
+    table.to_csv(snakemake.output[0], index=False)
