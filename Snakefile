@@ -1,5 +1,5 @@
 # The study's one DAG. Run from the repository root:
-#   snakemake --cores 2                      # the preset named in config/config.yaml (quick)
+#   snakemake --cores 2                      # the preset named in params.yaml (quick)
 #   snakemake --cores 2 --config preset=smoke
 #   snakemake -n --config preset=paper       # plan the paper's full grid
 # Rules are thin: each calls one function of the `gcnc` package (src/gcnc).

@@ -53,7 +53,8 @@ def prop43(
     test = full[full.split == "test"].set_index(["run_id", "step"])
     cm = class_metrics[class_metrics.split == "train"]
     shape = cm.groupby(["run_id", "step"]).agg(k=("class", "nunique"), m=("n", "mean"))
-    t = train.join(test[["ncm_accuracy"]], rsuffix="_test").join(shape).reset_index()
+    test_acc = test[["ncm_accuracy"]].rename(columns={"ncm_accuracy": "ncm_accuracy_test"})
+    t = train.join(test_acc).join(shape).reset_index()
     t = t.merge(consts, on="dataset")
     factor = 16 * (t.k - 1) * (1 + 2 / t.m)
     eps = np.sqrt(np.log(2 * t.k / delta) / (2 * t.m))

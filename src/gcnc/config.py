@@ -1,6 +1,6 @@
 """The study configuration: loading, schema validation, and expansion of a preset into runs.
 
-One file (config/config.yaml) is read by Snakemake and by DVC. This module is the single place
+One file (params.yaml) is read by Snakemake and by DVC. This module is the single place
 that turns a preset's studies (a base point plus one-knob sweeps, as in the rows of the paper's
 Fig. 1 and Fig. 4) into the concrete grid of pretraining runs.
 """

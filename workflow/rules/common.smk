@@ -4,7 +4,7 @@ from snakemake.utils import validate
 from gcnc.config import SCHEMA_PATH, expand_runs, study_runs, validate_config
 
 
-configfile: "config/config.yaml"
+configfile: "params.yaml"
 
 
 validate(config, str(SCHEMA_PATH))  # structure: a wrong key or type stops here, naming the key

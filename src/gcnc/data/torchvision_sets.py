@@ -40,7 +40,7 @@ def _verify(files: list[tuple[Path, str]], name: str, hint: str) -> None:
         raise DataNotFoundError(
             f"dataset '{name}': missing raw files (no network download allowed):\n  {listing}\n"
             f"{hint}\nPut the original files there (torchvision layout), or set "
-            f"data.allow_download: true in config/config.yaml where a network exists."
+            f"data.allow_download: true in params.yaml where a network exists."
         )
     for path, md5 in files:
         if not check_integrity(str(path), md5):

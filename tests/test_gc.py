@@ -1,0 +1,103 @@
+"""Embedding GC against closed forms and an independent finite-difference Jacobian."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gcnc.metrics import embedding_gc, gc_penalty, per_example_gc
+from gcnc.metrics.gc import _forward_sq_norms, _reverse_sq_norms
+from gcnc.models import build_model
+
+
+@torch.no_grad()
+def finite_difference_gc(f, x: torch.Tensor, h: float = 1e-6) -> np.ndarray:
+    """||J_f(x_i)||_F^2 per example by central differences in float64 (independent of autograd)."""
+    x = x.double()
+    out = []
+    for xi in x:
+        flat = xi.flatten()
+        total = 0.0
+        for b in range(flat.numel()):
+            e = torch.zeros_like(flat)
+            e[b] = h
+            col = (f((flat + e).view_as(xi)[None]) - f((flat - e).view_as(xi)[None])) / (2 * h)
+            total += float(col.pow(2).sum())
+        out.append(total)
+    return np.array(out)
+
+
+def test_linear_map_gc_is_frobenius_norm_squared():
+    torch.manual_seed(0)
+    for d, p in ((7, 5), (3, 9)):  # reverse mode and forward mode
+        lin = nn.Linear(d, p)
+        x = torch.randn(11, d)
+        assert embedding_gc(lin, x) == pytest.approx(float(lin.weight.detach().pow(2).sum()), rel=1e-6)
+
+
+@pytest.mark.parametrize("arch, shape", [("mlp", (6,)), ("cnn", (1, 8, 8))])
+def test_gc_matches_finite_differences(arch, shape):
+    torch.manual_seed(1)
+    model = build_model(arch, shape, 4, embed_dim=5).double().eval()
+    x = torch.randn(3, *shape, dtype=torch.float64)
+    exact = per_example_gc(model.embed, x).numpy()
+    np.testing.assert_allclose(exact, finite_difference_gc(model.embed, x), rtol=1e-5)
+
+
+def test_forward_and_reverse_modes_agree():
+    torch.manual_seed(2)
+    model = build_model("cnn", (1, 8, 8), 3, embed_dim=12).double().eval()
+    x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
+    rev = _reverse_sq_norms(model.embed, x, torch.arange(12))
+    fwd = _forward_sq_norms(model.embed, x, torch.arange(64))
+    torch.testing.assert_close(rev, fwd)
+
+
+def test_batchnorm_measured_in_eval_mode_and_mode_restored():
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU())
+    net(torch.randn(64, 4) * 3 + 1)  # update running statistics
+    net.train()
+    x = torch.randn(8, 4)
+    single = [embedding_gc(net, x[i:i + 1]) for i in range(8)]  # one example at a time
+    assert embedding_gc(net, x) == pytest.approx(np.mean(single), rel=1e-6)
+    assert net.training
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"estimator": "hutchinson", "n_probes": 2},
+    {"feature_fraction": 0.25},
+    {"input_fraction": 0.25},
+    {"n_examples": 10},
+])
+def test_estimators_are_unbiased(kwargs):
+    torch.manual_seed(4)
+    model = build_model("mlp", (16,), 3, embed_dim=8, width=32).eval()
+    x = torch.randn(40, 16)
+    exact = embedding_gc(model.embed, x)
+    draws = np.array([embedding_gc(model.embed, x, generator=torch.Generator().manual_seed(s), **kwargs)
+                      for s in range(300)])
+    se = draws.std(ddof=1) / np.sqrt(len(draws))
+    assert abs(draws.mean() - exact) < 4 * se + 1e-9 * exact
+    assert draws.std() > 0  # the draws really are random
+
+
+def test_gc_penalty_is_differentiable_and_unbiased():
+    torch.manual_seed(5)
+    model = build_model("mlp", (5,), 3, embed_dim=4, width=8)
+    x = torch.randn(20, 5)
+    vals = [float(gc_penalty(model.embed, x, 1, torch.Generator().manual_seed(s))) for s in range(400)]
+    exact = embedding_gc(model.embed, x)
+    assert np.mean(vals) == pytest.approx(exact, rel=0.1)
+    pen = gc_penalty(model.embed, x, 4)
+    pen.backward()
+    grad = model.embed[1].weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+
+def test_bad_estimator_arguments():
+    lin = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="unknown GC estimator"):
+        embedding_gc(lin, torch.randn(2, 3), "magic")
+    with pytest.raises(ValueError, match="exact estimator only"):
+        embedding_gc(lin, torch.randn(2, 3), "hutchinson", feature_fraction=0.5)
