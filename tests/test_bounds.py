@@ -13,14 +13,37 @@ from gcnc.training import pretrain
 
 
 def test_prop43_terms():
-    metrics = pd.DataFrame([
-        {"run_id": "r", "dataset": "d", "task": "full", "seed": 0, "step": 5, "split": "train",
-         "geometric_collapse": 0.02, "gc_max": 3.0, "inv_dist_sum": 0.5, "ncm_accuracy": 0.9},
-        {"run_id": "r", "dataset": "d", "task": "full", "seed": 0, "step": 5, "split": "test",
-         "geometric_collapse": 0.0, "gc_max": 0.0, "inv_dist_sum": 0.0, "ncm_accuracy": 0.8},
-    ])
-    classes = pd.DataFrame({"run_id": "r", "step": 5, "split": "train", "class": [0, 1, 2],
-                            "n": [10, 10, 10]})
+    metrics = pd.DataFrame(
+        [
+            {
+                "run_id": "r",
+                "dataset": "d",
+                "task": "full",
+                "seed": 0,
+                "step": 5,
+                "split": "train",
+                "geometric_collapse": 0.02,
+                "gc_max": 3.0,
+                "inv_dist_sum": 0.5,
+                "ncm_accuracy": 0.9,
+            },
+            {
+                "run_id": "r",
+                "dataset": "d",
+                "task": "full",
+                "seed": 0,
+                "step": 5,
+                "split": "test",
+                "geometric_collapse": 0.0,
+                "gc_max": 0.0,
+                "inv_dist_sum": 0.0,
+                "ncm_accuracy": 0.8,
+            },
+        ]
+    )
+    classes = pd.DataFrame(
+        {"run_id": "r", "step": 5, "split": "train", "class": [0, 1, 2], "n": [10, 10, 10]}
+    )
     consts = pd.DataFrame({"dataset": ["d"], "c_method": ["x"], "c": [2.0]})
     row = prop43(metrics, classes, consts, delta=0.1).iloc[0]
     k, m, c = 3, 10, 2.0
@@ -48,7 +71,9 @@ def test_prop41_holds_with_exact_c_at_every_checkpoint(gaussians, prepared_dir, 
         class_frames.append(pd.read_csv(tmp_path / s.run_id / "class_metrics.csv"))
     metrics, classes = pd.concat(frames), pd.concat(class_frames)
     runs = metrics.drop_duplicates("run_id").assign(status="ok")
-    pc = poincare_table(metrics, classes, ["gaussians"], prepared_dir, {"max_samples": 1000})
+    pc = poincare_table(
+        metrics, classes, {"gaussians": prepared_dir / "gaussians"}, {"max_samples": 1000}
+    )
     table = bounds_table(metrics, classes, runs, pc, pd.DataFrame(), delta=0.05)
     exact = table[(table.bound == "prop4.1") & (table.c_method == "true")]
     assert len(exact) == 12 and exact.holds.all()

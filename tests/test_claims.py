@@ -5,9 +5,15 @@ import pandas as pd
 
 from gcnc.claims import claims_table, verdict_signed, verdict_threshold
 
-STUDY = {"fig1": {"dataset": "d", "arch": "a", "base": {"lr": 0.1, "batch_size": 8,
-                  "weight_decay": 0.0, "gc_reg": 0.0}, "sweep": {"lr": [0.01, 0.03, 0.3, 1.0]},
-                  "seeds": [0, 1]}}
+STUDY = {
+    "fig1": {
+        "dataset": "d",
+        "arch": "a",
+        "base": {"lr": 0.1, "batch_size": 8, "weight_decay": 0.0, "gc_reg": 0.0},
+        "sweep": {"lr": [0.01, 0.03, 0.3, 1.0]},
+        "seeds": [0, 1],
+    }
+}
 
 
 def _inputs(tmp_path, sign: int) -> dict:
@@ -15,19 +21,51 @@ def _inputs(tmp_path, sign: int) -> dict:
     for lr in (0.01, 0.03, 0.1, 0.3, 1.0):
         for seed in (0, 1):
             gc = 10 + sign * 5 * np.log10(lr) + 0.1 * seed
-            rows.append({"run_id": f"lr{lr}_s{seed}", "dataset": "d", "arch": "a", "task": "full",
-                         "split": "train", "step": 100, "lr": lr, "batch_size": 8,
-                         "weight_decay": 0.0, "gc_reg": 0.0, "seed": seed, "gc": gc,
-                         "geometric_collapse": gc / 2, "nc": gc / 10})
+            rows.append(
+                {
+                    "run_id": f"lr{lr}_s{seed}",
+                    "dataset": "d",
+                    "arch": "a",
+                    "task": "full",
+                    "split": "train",
+                    "step": 100,
+                    "lr": lr,
+                    "batch_size": 8,
+                    "weight_decay": 0.0,
+                    "gc_reg": 0.0,
+                    "seed": seed,
+                    "gc": gc,
+                    "geometric_collapse": gc / 2,
+                    "nc": gc / 10,
+                }
+            )
     metrics = pd.DataFrame(rows)
-    paths = {k: tmp_path / f"{k}{sign}.csv" for k in ("metrics", "runs", "bounds", "fewshot", "gc_sampling")}
+    paths = {
+        k: tmp_path / f"{k}{sign}.csv"
+        for k in ("metrics", "runs", "bounds", "fewshot", "gc_sampling")
+    }
     metrics.to_csv(paths["metrics"], index=False)
     metrics[["run_id"]].assign(status="ok").to_csv(paths["runs"], index=False)
-    pd.DataFrame({"bound": ["prop4.1"], "c_method": ["ritz_polynomial"], "holds": [True],
-                  "run_id": ["x"], "step": [1], "rhs": [0.1]}).to_csv(paths["bounds"], index=False)
+    pd.DataFrame(
+        {
+            "bound": ["prop4.1"],
+            "c_method": ["ritz_polynomial"],
+            "holds": [True],
+            "run_id": ["x"],
+            "step": [1],
+            "rhs": [0.1],
+        }
+    ).to_csv(paths["bounds"], index=False)
     pd.DataFrame(columns=["run_id"]).to_csv(paths["fewshot"], index=False)
-    pd.DataFrame({"axis": "features", "level": 0.5, "trial": range(5), "estimate": 1.0 + 0.001 * np.arange(5),
-                  "exact": 1.0}).to_csv(paths["gc_sampling"], index=False)
+    pd.DataFrame(
+        {
+            "axis": "features",
+            "level": 0.5,
+            "trial": range(5),
+            "estimate": 1.0 + 0.001 * np.arange(5),
+            "exact": 1.0,
+        }
+    ).to_csv(paths["gc_sampling"], index=False)
     return {k: str(v) for k, v in paths.items()}
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from gcnc.config import RunSpec
 from gcnc.metrics import (
     cdnv,
     embedding_gc,
@@ -21,7 +22,6 @@ from gcnc.metrics import (
 from gcnc.metrics.collapse import class_stats
 from gcnc.models import build_model
 from gcnc.training import pretrain
-from gcnc.config import RunSpec
 
 
 def brute(f: np.ndarray, y: np.ndarray):
@@ -34,7 +34,7 @@ def brute(f: np.ndarray, y: np.ndarray):
     nc = np.mean([v[i, j] for i, j in itertools.permutations(range(k), 2)])
     inv = sum(1 / ((mus[i] - mus[j]) ** 2).sum() for i, j in itertools.permutations(range(k), 2))
     mg = mus.mean(0)
-    sw = sum(np.outer(x - mus[c], x - mus[c]) for x, c in zip(f, y)) / len(f)
+    sw = sum(np.outer(x - mus[c], x - mus[c]) for x, c in zip(f, y, strict=True)) / len(f)
     sb = sum(np.outer(m - mg, m - mg) for m in mus) / k
     return v, nc, inv, np.trace(sw @ np.linalg.pinv(sb)) / k
 

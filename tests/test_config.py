@@ -24,9 +24,15 @@ def test_study_is_base_plus_one_knob_sweeps(config):
 def test_paper_preset_covers_the_paper(config):
     runs = expand_runs(config, "paper").values()
     combos = {(r.dataset, r.arch) for r in runs}
-    assert {("cifar10", "vgg13"), ("mnist", "vgg11"), ("fashion_mnist", "vgg11"),
-            ("cifar100", "resnet18"), ("cifar100", "resnet50"), ("cifar_fs", "resnet18"),
-            ("mini_imagenet", "vgg16")} <= combos
+    assert {
+        ("cifar10", "vgg13"),
+        ("mnist", "vgg11"),
+        ("fashion_mnist", "vgg11"),
+        ("cifar100", "resnet18"),
+        ("cifar100", "resnet50"),
+        ("cifar_fs", "resnet18"),
+        ("mini_imagenet", "vgg16"),
+    } <= combos
     fig3 = study_runs(config, "paper", "fig3")
     assert sorted({r.seed for r in fig3}) == [0, 1, 2, 3, 4]
 
@@ -35,12 +41,19 @@ def test_paper_preset_covers_the_paper(config):
     "mutate, key",
     [
         (lambda c: c.update(bogus=1), "<top level>"),
-        (lambda c: c["presets"]["quick"]["training"].update(steps="many"), "presets/quick/training/steps"),
-        (lambda c: c["presets"]["quick"]["studies"]["fig1"].update(arch="transformer"),
-         "presets/quick/studies/fig1/arch"),
+        (
+            lambda c: c["presets"]["quick"]["training"].update(steps="many"),
+            "presets/quick/training/steps",
+        ),
+        (
+            lambda c: c["presets"]["quick"]["studies"]["fig1"].update(arch="transformer"),
+            "presets/quick/studies/fig1/arch",
+        ),
         (lambda c: c.update(preset="huge"), "preset"),
-        (lambda c: c["presets"]["quick"]["studies"]["fig1"].update(dataset="imagenet"),
-         "presets/quick/studies/fig1/dataset"),
+        (
+            lambda c: c["presets"]["quick"]["studies"]["fig1"].update(dataset="imagenet"),
+            "presets/quick/studies/fig1/dataset",
+        ),
     ],
 )
 def test_bad_config_names_the_key(cfg, mutate, key):

@@ -59,6 +59,7 @@ def test_mixture_targets_are_unions_of_source_classes(cfg, tmp_path):
 
 # ---- torchvision datasets from files in their genuine on-disk formats ----------------------------
 
+
 def _write_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     n, h, w = images.shape
@@ -86,9 +87,13 @@ def _mnist_files(raw: Path, cls, monkeypatch, rng) -> dict:
     return arrays
 
 
-@pytest.mark.parametrize("name, cls", [("mnist", datasets.MNIST), ("fashion_mnist", datasets.FashionMNIST)])
+@pytest.mark.parametrize(
+    "name, cls", [("mnist", datasets.MNIST), ("fashion_mnist", datasets.FashionMNIST)]
+)
 def test_mnist_like_from_idx_files(raw_cfg, tmp_path, monkeypatch, name, cls):
-    arrays = _mnist_files(Path(raw_cfg["data"]["raw_dir"]), cls, monkeypatch, np.random.default_rng(0))
+    arrays = _mnist_files(
+        Path(raw_cfg["data"]["raw_dir"]), cls, monkeypatch, np.random.default_rng(0)
+    )
     meta = prepare_dataset(name, raw_cfg, tmp_path / name)
     data = load_prepared(tmp_path / name)
     assert meta["input_shape"] == [1, 28, 28] and meta["n_classes"] == 10
@@ -136,9 +141,26 @@ def _write_cifar(raw: Path, cls, monkeypatch, names: list[str], label_key: str, 
 
 
 def test_cifar10_from_python_pickles(raw_cfg, tmp_path, monkeypatch):
-    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    written = _write_cifar(Path(raw_cfg["data"]["raw_dir"]), datasets.CIFAR10, monkeypatch, names,
-                           "labels", np.random.default_rng(1))
+    names = [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
+    written = _write_cifar(
+        Path(raw_cfg["data"]["raw_dir"]),
+        datasets.CIFAR10,
+        monkeypatch,
+        names,
+        "labels",
+        np.random.default_rng(1),
+    )
     meta = prepare_dataset("cifar10", raw_cfg, tmp_path / "c10")
     assert meta["class_names"] == names and meta["sizes"] == {"train": 100, "test": 20}
     with np.load(tmp_path / "c10" / "arrays.npz") as z:
@@ -149,10 +171,20 @@ def test_cifar10_from_python_pickles(raw_cfg, tmp_path, monkeypatch):
 def test_cifar_fs_splits_cifar100_64_16_20(raw_cfg, tmp_path, monkeypatch):
     rest = [f"class_{i:02d}" for i in range(64)]
     names = sorted(rest + CIFAR_FS_VAL + CIFAR_FS_TEST)
-    _write_cifar(Path(raw_cfg["data"]["raw_dir"]), datasets.CIFAR100, monkeypatch, names,
-                 "fine_labels", np.random.default_rng(2))
+    _write_cifar(
+        Path(raw_cfg["data"]["raw_dir"]),
+        datasets.CIFAR100,
+        monkeypatch,
+        names,
+        "fine_labels",
+        np.random.default_rng(2),
+    )
     meta = prepare_dataset("cifar_fs", raw_cfg, tmp_path / "fs")
-    assert (len(meta["source_classes"]), len(meta["val_classes"]), len(meta["target_classes"])) == (64, 16, 20)
+    assert (len(meta["source_classes"]), len(meta["val_classes"]), len(meta["target_classes"])) == (
+        64,
+        16,
+        20,
+    )
     assert {names[i] for i in meta["target_classes"]} == set(CIFAR_FS_TEST)
     assert not set(meta["source_classes"]) & set(meta["target_classes"])
     data = load_prepared(tmp_path / "fs")
@@ -169,7 +201,9 @@ def test_mini_imagenet_from_image_folder(raw_cfg, tmp_path):
         for w in wnids:
             for i in range(6):
                 fname = f"{w}{i:08d}.jpg"
-                Image.fromarray(rng.integers(0, 256, (50, 40, 3), dtype=np.uint8)).save(folder / "images" / fname)
+                Image.fromarray(rng.integers(0, 256, (50, 40, 3), dtype=np.uint8)).save(
+                    folder / "images" / fname
+                )
                 lines.append(f"{fname},{w}")
         (folder / f"{split}.csv").write_text("\n".join(lines) + "\n")
     meta = prepare_dataset("mini_imagenet", raw_cfg, tmp_path / "mi")

@@ -33,7 +33,9 @@ def test_too_few_examples_is_a_clear_error():
 
 
 def _features(episodes, x, key):
-    return x[torch.from_numpy(episodes[f"{key}_support"])], x[torch.from_numpy(episodes[f"{key}_query"])]
+    return x[torch.from_numpy(episodes[f"{key}_support"])], x[
+        torch.from_numpy(episodes[f"{key}_query"])
+    ]
 
 
 def test_identity_embedding_on_separated_gaussians_is_near_perfect(gaussians):

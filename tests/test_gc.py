@@ -32,7 +32,9 @@ def test_linear_map_gc_is_frobenius_norm_squared():
     for d, p in ((7, 5), (3, 9)):  # reverse mode and forward mode
         lin = nn.Linear(d, p)
         x = torch.randn(11, d)
-        assert embedding_gc(lin, x) == pytest.approx(float(lin.weight.detach().pow(2).sum()), rel=1e-6)
+        assert embedding_gc(lin, x) == pytest.approx(
+            float(lin.weight.detach().pow(2).sum()), rel=1e-6
+        )
 
 
 @pytest.mark.parametrize("arch, shape", [("mlp", (6,)), ("cnn", (1, 8, 8))])
@@ -59,24 +61,31 @@ def test_batchnorm_measured_in_eval_mode_and_mode_restored():
     net(torch.randn(64, 4) * 3 + 1)  # update running statistics
     net.train()
     x = torch.randn(8, 4)
-    single = [embedding_gc(net, x[i:i + 1]) for i in range(8)]  # one example at a time
+    single = [embedding_gc(net, x[i : i + 1]) for i in range(8)]  # one example at a time
     assert embedding_gc(net, x) == pytest.approx(np.mean(single), rel=1e-6)
     assert net.training
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"estimator": "hutchinson", "n_probes": 2},
-    {"feature_fraction": 0.25},
-    {"input_fraction": 0.25},
-    {"n_examples": 10},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"estimator": "hutchinson", "n_probes": 2},
+        {"feature_fraction": 0.25},
+        {"input_fraction": 0.25},
+        {"n_examples": 10},
+    ],
+)
 def test_estimators_are_unbiased(kwargs):
     torch.manual_seed(4)
     model = build_model("mlp", (16,), 3, embed_dim=8, width=32).eval()
     x = torch.randn(40, 16)
     exact = embedding_gc(model.embed, x)
-    draws = np.array([embedding_gc(model.embed, x, generator=torch.Generator().manual_seed(s), **kwargs)
-                      for s in range(300)])
+    draws = np.array(
+        [
+            embedding_gc(model.embed, x, generator=torch.Generator().manual_seed(s), **kwargs)
+            for s in range(300)
+        ]
+    )
     se = draws.std(ddof=1) / np.sqrt(len(draws))
     assert abs(draws.mean() - exact) < 4 * se + 1e-9 * exact
     assert draws.std() > 0  # the draws really are random
@@ -86,7 +95,9 @@ def test_gc_penalty_is_differentiable_and_unbiased():
     torch.manual_seed(5)
     model = build_model("mlp", (5,), 3, embed_dim=4, width=8)
     x = torch.randn(20, 5)
-    vals = [float(gc_penalty(model.embed, x, 1, torch.Generator().manual_seed(s))) for s in range(400)]
+    vals = [
+        float(gc_penalty(model.embed, x, 1, torch.Generator().manual_seed(s))) for s in range(400)
+    ]
     exact = embedding_gc(model.embed, x)
     assert np.mean(vals) == pytest.approx(exact, rel=0.1)
     pen = gc_penalty(model.embed, x, 4)

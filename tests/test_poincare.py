@@ -11,7 +11,7 @@ from gcnc.poincare import data_estimates, linear_lower_bound, network_estimates,
 @pytest.mark.parametrize("name", ["gaussians", "uniform_boxes"])
 def test_estimators_against_true_constants(prepared_dir, config, name):
     n = config["presets"]["quick"]["poincare"]["max_samples"]
-    rows = pd.DataFrame(data_estimates(name, prepared_dir, n))
+    rows = pd.DataFrame(data_estimates(name, prepared_dir / name, n))
     per_class = rows[rows["class"].str.isdigit()]
     # sampling tolerance: by Weyl's inequality |lambda_max(S) - lambda_max(Sigma)| <= ||S - Sigma||,
     # and ||S - Sigma|| concentrates at about 2 ||Sigma|| sqrt(d / n) (Vershynin, HDP Thm 4.7.1);
@@ -36,13 +36,25 @@ def test_linear_bound_is_exact_for_gaussians_and_loose_for_boxes():
 
 
 def test_network_estimates_use_full_task_train_rows():
-    metrics = pd.DataFrame({
-        "run_id": ["a", "a", "b"], "dataset": "d", "task": ["full", "full", "source"],
-        "split": ["train", "test", "train"], "nc": [1.0, 50.0, 90.0],
-        "geometric_collapse": [4.0, 1.0, 1.0],
-    })
-    classes = pd.DataFrame({"run_id": ["a", "a", "b"], "split": "train", "class": [0, 1, 0],
-                            "variance": [2.0, 3.0, 100.0], "gc": [4.0, 2.0, 1.0]})
+    metrics = pd.DataFrame(
+        {
+            "run_id": ["a", "a", "b"],
+            "dataset": "d",
+            "task": ["full", "full", "source"],
+            "split": ["train", "test", "train"],
+            "nc": [1.0, 50.0, 90.0],
+            "geometric_collapse": [4.0, 1.0, 1.0],
+        }
+    )
+    classes = pd.DataFrame(
+        {
+            "run_id": ["a", "a", "b"],
+            "split": "train",
+            "class": [0, 1, 0],
+            "variance": [2.0, 3.0, 100.0],
+            "gc": [4.0, 2.0, 1.0],
+        }
+    )
     rows = pd.DataFrame(network_estimates(metrics, classes)).set_index(["method", "class"])
     assert rows.loc[("paper_nc_over_gcol", "max"), "estimate"] == 0.25
     assert rows.loc[("network_test_functions", "1"), "estimate"] == 1.5

@@ -12,8 +12,15 @@ def test_sidecar_and_tamper_detection(tmp_path, capsys, monkeypatch):
         (tmp_path / name).write_text(text)
     meta = tmp_path / "meta.json"
     meta.write_text(json.dumps({"raw_files": {}}))
-    record = write_sidecar(["fig.pdf"], ["table.csv"], ["weights.pt", "meta.json"], preset="smoke",
-                           config={"x": 1}, rule="figure", path=tmp_path / "fig.prov.json")
+    record = write_sidecar(
+        ["fig.pdf"],
+        ["table.csv"],
+        ["weights.pt", "meta.json"],
+        preset="smoke",
+        config={"x": 1},
+        rule="figure",
+        path=tmp_path / "fig.prov.json",
+    )
     assert set(record) >= {"git", "config_sha256", "packages", "inputs", "upstream", "command"}
     assert audit("fig.pdf") == []
     assert main(["audit", "fig.pdf"]) == 0

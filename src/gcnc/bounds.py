@@ -37,11 +37,21 @@ def prop41(metrics: pd.DataFrame, consts: pd.DataFrame) -> pd.DataFrame:
     """LHS NC and RHS c * GCol at every logged step of every run (train split)."""
     train = metrics[metrics.split == "train"]
     t = train.merge(consts, on="dataset")
-    return pd.DataFrame({
-        "bound": "prop4.1", "run_id": t.run_id, "dataset": t.dataset, "task": t.task,
-        "seed": t.seed, "step": t.step, "c_method": t.c_method, "c": t.c,
-        "lhs": t.nc, "rhs": t.c * t.geometric_collapse, "geometric_collapse": t.geometric_collapse,
-    }).assign(holds=lambda d: d.lhs <= d.rhs)
+    return pd.DataFrame(
+        {
+            "bound": "prop4.1",
+            "run_id": t.run_id,
+            "dataset": t.dataset,
+            "task": t.task,
+            "seed": t.seed,
+            "step": t.step,
+            "c_method": t.c_method,
+            "c": t.c,
+            "lhs": t.nc,
+            "rhs": t.c * t.geometric_collapse,
+            "geometric_collapse": t.geometric_collapse,
+        }
+    ).assign(holds=lambda d: d.lhs <= d.rhs)
 
 
 def prop43(
@@ -60,13 +70,27 @@ def prop43(
     eps = np.sqrt(np.log(2 * t.k / delta) / (2 * t.m))
     l_term = factor * t.c * t.gc_max * eps / (t.k - 1) * t.inv_dist_sum
     rhs = factor * t.c * t.geometric_collapse
-    return pd.DataFrame({
-        "bound": "prop4.3", "run_id": t.run_id, "dataset": t.dataset, "task": t.task,
-        "seed": t.seed, "step": t.step, "c_method": t.c_method, "c": t.c,
-        "lhs": 1.0 - t.ncm_accuracy_test, "rhs": rhs, "rhs_with_l": rhs + l_term,
-        "factor": factor, "geometric_collapse": t.geometric_collapse, "l_term": l_term,
-        "k": t.k, "m": t.m, "delta": delta,
-    }).assign(holds=lambda d: d.lhs <= d.rhs)
+    return pd.DataFrame(
+        {
+            "bound": "prop4.3",
+            "run_id": t.run_id,
+            "dataset": t.dataset,
+            "task": t.task,
+            "seed": t.seed,
+            "step": t.step,
+            "c_method": t.c_method,
+            "c": t.c,
+            "lhs": 1.0 - t.ncm_accuracy_test,
+            "rhs": rhs,
+            "rhs_with_l": rhs + l_term,
+            "factor": factor,
+            "geometric_collapse": t.geometric_collapse,
+            "l_term": l_term,
+            "k": t.k,
+            "m": t.m,
+            "delta": delta,
+        }
+    ).assign(holds=lambda d: d.lhs <= d.rhs)
 
 
 def prop51(fewshot: pd.DataFrame, consts: pd.DataFrame, delta: float) -> pd.DataFrame:
@@ -78,17 +102,32 @@ def prop51(fewshot: pd.DataFrame, consts: pd.DataFrame, delta: float) -> pd.Data
         math.log(1 / delta) / (2 * np.floor(runs.source_classes / 2))
     )
     main = runs.c * runs.source_geometric_collapse
-    return pd.DataFrame({
-        "bound": "prop5.1", "run_id": runs.run_id, "dataset": runs.dataset, "task": runs.task,
-        "seed": runs.seed, "step": runs.steps, "c_method": runs.c_method, "c": runs.c,
-        "lhs": runs.target_nc, "rhs": main + conc, "source_term": main,
-        "concentration_term": conc, "delta": delta,
-    }).assign(holds=lambda d: d.lhs <= d.rhs)
+    return pd.DataFrame(
+        {
+            "bound": "prop5.1",
+            "run_id": runs.run_id,
+            "dataset": runs.dataset,
+            "task": runs.task,
+            "seed": runs.seed,
+            "step": runs.steps,
+            "c_method": runs.c_method,
+            "c": runs.c,
+            "lhs": runs.target_nc,
+            "rhs": main + conc,
+            "source_term": main,
+            "concentration_term": conc,
+            "delta": delta,
+        }
+    ).assign(holds=lambda d: d.lhs <= d.rhs)
 
 
 def bounds_table(
-    metrics: pd.DataFrame, class_metrics: pd.DataFrame, runs: pd.DataFrame,
-    poincare: pd.DataFrame, fewshot: pd.DataFrame, delta: float,
+    metrics: pd.DataFrame,
+    class_metrics: pd.DataFrame,
+    runs: pd.DataFrame,
+    poincare: pd.DataFrame,
+    fewshot: pd.DataFrame,
+    delta: float,
 ) -> pd.DataFrame:
     """results/<preset>/bounds.csv: every bound at every step, one row per choice of c."""
     ok = set(runs.loc[runs.status == "ok", "run_id"])

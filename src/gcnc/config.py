@@ -41,7 +41,7 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        """Readable, path-safe identifier: ``<dataset>-<arch>-<task>_lr~.._bs~.._wd~.._gc~.._seed~..``."""
+        """Readable, path-safe id: ``<dataset>-<arch>-<task>_lr~.._bs~.._wd~.._gc~.._seed~..``."""
         return (
             f"{self.dataset}-{self.arch}-{self.task}"
             f"_lr~{self.lr:g}_bs~{self.batch_size}_wd~{self.weight_decay:g}"
@@ -86,11 +86,15 @@ def validate_config(config: dict[str, Any]) -> None:
         for sname, study in pre["studies"].items():
             key = f"presets/{pname}/studies/{sname}"
             if study["dataset"] not in config["datasets"]:
-                raise ConfigError(f"config key '{key}/dataset': unknown dataset '{study['dataset']}'")
+                raise ConfigError(
+                    f"config key '{key}/dataset': unknown dataset '{study['dataset']}'"
+                )
             ds = config["datasets"][study["dataset"]]
-            if study.get("task", "full") == "source" and ds["kind"] not in (
-                "cifar_fs", "mini_imagenet"
-            ) and not ds.get("target_classes"):
+            if (
+                study.get("task", "full") == "source"
+                and ds["kind"] not in ("cifar_fs", "mini_imagenet")
+                and not ds.get("target_classes")
+            ):
                 raise ConfigError(f"config key '{key}/task': dataset has no target_classes")
         if pre["gc_sampling"]["study"] not in pre["studies"]:
             raise ConfigError(

@@ -46,13 +46,18 @@ def sample_episodes(labels: np.ndarray, cfg: dict[str, Any]) -> dict[str, np.nda
             need = shot + cfg["queries"]
             short = [int(c) for c in classes if len(by_class[c]) < need]
             if len(classes) < way or short:
-                raise ValueError(f"{way}-way {shot}-shot with {cfg['queries']} queries needs {way} "
-                                 f"classes of >= {need} examples; classes short: {short}")
+                raise ValueError(
+                    f"{way}-way {shot}-shot with {cfg['queries']} queries needs {way} "
+                    f"classes of >= {need} examples; classes short: {short}"
+                )
             e = cfg["episodes"]
             cls = np.stack([rng.choice(classes, way, replace=False) for _ in range(e)])
-            picks = np.stack([
-                np.stack([rng.choice(by_class[c], need, replace=False) for c in row]) for row in cls
-            ])
+            picks = np.stack(
+                [
+                    np.stack([rng.choice(by_class[c], need, replace=False) for c in row])
+                    for row in cls
+                ]
+            )
             out[f"w{way}_s{shot}_classes"] = cls
             out[f"w{way}_s{shot}_support"] = picks[:, :, :shot]
             out[f"w{way}_s{shot}_query"] = picks[:, :, shot:]
@@ -94,7 +99,9 @@ def logreg_episodes(
     def closure() -> torch.Tensor:
         opt.zero_grad()
         logits = xs @ w + b
-        loss = nn.functional.cross_entropy(logits.reshape(-1, n), ys.repeat(e), reduction="sum") / (n * k)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, n), ys.repeat(e), reduction="sum") / (
+            n * k
+        )
         loss = loss + l2 * w.pow(2).sum()
         loss.backward()
         return loss
@@ -133,7 +140,9 @@ def finetune_episodes(
 def mean_ci(acc: torch.Tensor) -> tuple[float, float]:
     """Mean accuracy and the half-width of its 95% normal confidence interval over episodes."""
     a = acc.double()
-    half = Z95 * float(a.std(unbiased=True)) / math.sqrt(a.numel()) if a.numel() > 1 else float("nan")
+    half = (
+        Z95 * float(a.std(unbiased=True)) / math.sqrt(a.numel()) if a.numel() > 1 else float("nan")
+    )
     return float(a.mean()), half
 
 
@@ -154,16 +163,24 @@ def evaluate_transfer(
     feats = nn.functional.normalize(feats, dim=1)
     sub = eval_subset(pool, eval_examples)
     sub_feats, _ = embed_and_logits(model, sub.x)
-    target_gc = float(per_example_gc(model.embed, sub.x, metric_cfg["gc_estimator"],
-                                     n_probes=metric_cfg["gc_probes"]).mean())
+    target_gc = float(
+        per_example_gc(
+            model.embed, sub.x, metric_cfg["gc_estimator"], n_probes=metric_cfg["gc_probes"]
+        ).mean()
+    )
     src = pd.read_csv(source_metrics_csv)
     src_final = src[(src.split == "train") & (src.step == src.step.max())].iloc[0]
     common = {
-        "run_id": spec.run_id, **{k: v for k, v in spec.to_dict().items() if k != "model"},
-        "status": status, "source_gc": src_final.gc, "source_nc": src_final.nc,
+        "run_id": spec.run_id,
+        **{k: v for k, v in spec.to_dict().items() if k != "model"},
+        "status": status,
+        "source_gc": src_final.gc,
+        "source_nc": src_final.nc,
         "source_geometric_collapse": src_final.geometric_collapse,
-        "source_cdnv_max": src_final.cdnv_max, "source_classes": len(data.classes("source")),
-        "target_gc": target_gc, "target_nc": neural_collapse(sub_feats, sub.y),
+        "source_cdnv_max": src_final.cdnv_max,
+        "source_classes": len(data.classes("source")),
+        "target_gc": target_gc,
+        "target_nc": neural_collapse(sub_feats, sub.y),
         "target_geometric_collapse": geometric_collapse(target_gc, sub_feats, sub.y),
     }
     rows = []
@@ -178,10 +195,20 @@ def evaluate_transfer(
             if "logreg" in cfg["classifiers"]:
                 accs["logreg"] = logreg_episodes(support, query)
             if cfg["finetune_steps"] > 0:
-                accs["finetune"] = finetune_episodes(model, pool.x, s_idx, q_idx,
-                                                     cfg["finetune_steps"], spec.lr)
+                accs["finetune"] = finetune_episodes(
+                    model, pool.x, s_idx, q_idx, cfg["finetune_steps"], spec.lr
+                )
             for clf, acc in accs.items():
                 mean, half = mean_ci(acc)
-                rows.append({**common, "way": way, "shot": shot, "classifier": clf,
-                             "episodes": int(acc.numel()), "accuracy": mean, "ci95": half})
+                rows.append(
+                    {
+                        **common,
+                        "way": way,
+                        "shot": shot,
+                        "classifier": clf,
+                        "episodes": int(acc.numel()),
+                        "accuracy": mean,
+                        "ci95": half,
+                    }
+                )
     return pd.DataFrame(rows)

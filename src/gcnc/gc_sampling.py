@@ -27,7 +27,7 @@ def _timed(fn) -> tuple[float, float]:
 
 
 def sampling_study(model: nn.Module, split: Split, cfg: dict[str, Any]) -> pd.DataFrame:
-    """Rows (axis, level, trial, estimate, exact, seconds, exact_seconds) for every sampling level."""
+    """Rows (axis, level, trial, estimate, exact, seconds, exact_seconds), every level."""
     ev = eval_subset(split, cfg["eval_examples"])
     x = ev.x
     exact, exact_s = _timed(lambda: embedding_gc(model.embed, x))
@@ -37,14 +37,27 @@ def sampling_study(model: nn.Module, split: Split, cfg: dict[str, Any]) -> pd.Da
     axes += [("examples", n, {"n_examples": int(n)}) for n in cfg["example_counts"]]
     axes += [("jacobian_entries", f, {"input_fraction": f}) for f in cfg["input_fractions"]]
     axes += [("features", f, {"feature_fraction": f}) for f in cfg["feature_fractions"]]
-    axes += [("hutchinson", f, {"estimator": "hutchinson", "n_probes": max(1, math.ceil(f * p))})
-             for f in cfg["feature_fractions"]]
+    axes += [
+        ("hutchinson", f, {"estimator": "hutchinson", "n_probes": max(1, math.ceil(f * p))})
+        for f in cfg["feature_fractions"]
+    ]
     rows = []
     for axis, level, kwargs in axes:
         for trial in range(cfg["trials"]):
             g = torch.Generator().manual_seed(1000 * trial + 17)
-            value, secs = _timed(lambda kw=kwargs, gen=g: embedding_gc(model.embed, x, generator=gen, **kw))
-            rows.append({"axis": axis, "level": level, "trial": trial, "estimate": value,
-                         "exact": exact, "seconds": secs, "exact_seconds": exact_s,
-                         "n_probes": kwargs.get("n_probes")})
+            value, secs = _timed(
+                lambda kw=kwargs, gen=g: embedding_gc(model.embed, x, generator=gen, **kw)
+            )
+            rows.append(
+                {
+                    "axis": axis,
+                    "level": level,
+                    "trial": trial,
+                    "estimate": value,
+                    "exact": exact,
+                    "seconds": secs,
+                    "exact_seconds": exact_s,
+                    "n_probes": kwargs.get("n_probes"),
+                }
+            )
     return pd.DataFrame(rows)

@@ -33,8 +33,11 @@ class EmbedClassifier(nn.Module):
 
 def _mlp(shape: tuple[int, ...], width: int, embed_dim: int) -> nn.Module:
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(math.prod(shape), width), nn.ReLU(),
-        nn.Linear(width, embed_dim), nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(math.prod(shape), width),
+        nn.ReLU(),
+        nn.Linear(width, embed_dim),
+        nn.ReLU(),
     )
 
 
@@ -42,9 +45,15 @@ def _cnn(shape: tuple[int, ...], width: int, embed_dim: int) -> nn.Module:
     c, h, w = shape
     pooled = math.ceil(math.ceil(h / 2) / 2) * math.ceil(math.ceil(w / 2) / 2)
     return nn.Sequential(
-        nn.Conv2d(c, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-        nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-        nn.Flatten(), nn.Linear(2 * width * pooled, embed_dim), nn.ReLU(),
+        nn.Conv2d(c, width, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
+        nn.Conv2d(width, 2 * width, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
+        nn.Flatten(),
+        nn.Linear(2 * width * pooled, embed_dim),
+        nn.ReLU(),
     )
 
 
@@ -65,8 +74,15 @@ def _resnet(arch: str, in_channels: int) -> tuple[nn.Module, int]:
     net = (resnet18 if arch == "resnet18" else resnet50)()
     net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
     body = nn.Sequential(
-        net.conv1, net.bn1, net.relu, net.layer1, net.layer2, net.layer3, net.layer4,
-        net.avgpool, nn.Flatten(),
+        net.conv1,
+        net.bn1,
+        net.relu,
+        net.layer1,
+        net.layer2,
+        net.layer3,
+        net.layer4,
+        net.avgpool,
+        nn.Flatten(),
     )
     return body, net.fc.in_features
 

@@ -49,8 +49,12 @@ def linear_lower_bound(x: np.ndarray) -> float:
 
 
 def _exponents(dim: int, degree: int) -> np.ndarray:
-    exps = {e for total in range(1, degree + 1)
-            for e in itertools.product(range(total + 1), repeat=dim) if sum(e) == total}
+    exps = {
+        e
+        for total in range(1, degree + 1)
+        for e in itertools.product(range(total + 1), repeat=dim)
+        if sum(e) == total
+    }
     return np.array(sorted(exps))
 
 
@@ -65,14 +69,19 @@ def _basis(u: np.ndarray, exps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return phi, np.stack(grads)
 
 
-def _forms(phi: np.ndarray, grads: np.ndarray, ridge: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+def _forms(
+    phi: np.ndarray, grads: np.ndarray, ridge: float = 1e-8
+) -> tuple[np.ndarray, np.ndarray]:
     a = np.atleast_2d(np.cov(phi.T, bias=True))
     b = np.einsum("dni,dnj->ij", grads, grads) / phi.shape[0]
     return a, b + ridge * np.trace(b) / len(b) * np.eye(len(b))
 
 
 def ritz_estimate(
-    x: np.ndarray, degree: int = RITZ_DEGREE, dims: int = RITZ_DIMS, repeats: int = RITZ_REPEATS,
+    x: np.ndarray,
+    degree: int = RITZ_DEGREE,
+    dims: int = RITZ_DIMS,
+    repeats: int = RITZ_REPEATS,
     seed: int = 0,
 ) -> float:
     """Cross-fitted Rayleigh-Ritz estimate of the Poincare constant from samples ``x`` (n x d)."""
@@ -102,9 +111,9 @@ def _subsample(x: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return x[np.random.default_rng(seed).choice(len(x), n, replace=False)]
 
 
-def data_estimates(name: str, prepared_dir: str | Path, max_samples: int) -> list[dict[str, Any]]:
-    """Estimators 3 and 4 on the training inputs of one dataset (per class, max, mixture)."""
-    data = load_prepared(Path(prepared_dir) / name)
+def data_estimates(name: str, path: str | Path, max_samples: int) -> list[dict[str, Any]]:
+    """Estimators 3 and 4 on the training inputs of one prepared dataset (per class, mixture)."""
+    data = load_prepared(path)
     x_all, y_all = data.train.x.numpy(), data.train.y.numpy()
     truth = data.meta.get("poincare_constants", {})
     rows = []
@@ -112,17 +121,41 @@ def data_estimates(name: str, prepared_dir: str | Path, max_samples: int) -> lis
         xc = _subsample(x_all[y_all == c], max_samples, c)
         true = truth.get(str(c))
         rows += [
-            {"dataset": name, "class": str(c), "method": "linear_test_functions",
-             "kind": "lower_bound", "estimate": linear_lower_bound(xc), "true_value": true},
-            {"dataset": name, "class": str(c), "method": "ritz_polynomial",
-             "kind": "estimate", "estimate": ritz_estimate(xc), "true_value": true},
+            {
+                "dataset": name,
+                "class": str(c),
+                "method": "linear_test_functions",
+                "kind": "lower_bound",
+                "estimate": linear_lower_bound(xc),
+                "true_value": true,
+            },
+            {
+                "dataset": name,
+                "class": str(c),
+                "method": "ritz_polynomial",
+                "kind": "estimate",
+                "estimate": ritz_estimate(xc),
+                "true_value": true,
+            },
         ]
     mix = _subsample(x_all, max_samples)
     rows += [
-        {"dataset": name, "class": "mixture", "method": "linear_test_functions",
-         "kind": "lower_bound", "estimate": linear_lower_bound(mix), "true_value": None},
-        {"dataset": name, "class": "mixture", "method": "ritz_polynomial",
-         "kind": "estimate", "estimate": ritz_estimate(mix), "true_value": None},
+        {
+            "dataset": name,
+            "class": "mixture",
+            "method": "linear_test_functions",
+            "kind": "lower_bound",
+            "estimate": linear_lower_bound(mix),
+            "true_value": None,
+        },
+        {
+            "dataset": name,
+            "class": "mixture",
+            "method": "ritz_polynomial",
+            "kind": "estimate",
+            "estimate": ritz_estimate(mix),
+            "true_value": None,
+        },
     ]
     return rows
 
@@ -133,27 +166,45 @@ def network_estimates(metrics: pd.DataFrame, class_metrics: pd.DataFrame) -> lis
     full = metrics[(metrics.task == "full") & (metrics.split == "train")]
     for name, grp in full.groupby("dataset"):
         ratio = (grp.nc / grp.geometric_collapse).replace([np.inf, -np.inf], np.nan)
-        rows.append({"dataset": name, "class": "max", "method": "paper_nc_over_gcol",
-                     "kind": "lower_bound", "estimate": float(ratio.max()), "true_value": None})
-    cm = class_metrics.merge(
-        metrics[["run_id", "dataset", "task"]].drop_duplicates(), on="run_id"
-    )
+        rows.append(
+            {
+                "dataset": name,
+                "class": "max",
+                "method": "paper_nc_over_gcol",
+                "kind": "lower_bound",
+                "estimate": float(ratio.max()),
+                "true_value": None,
+            }
+        )
+    cm = class_metrics.merge(metrics[["run_id", "dataset", "task"]].drop_duplicates(), on="run_id")
     cm = cm[(cm.task == "full") & (cm.split == "train") & (cm.gc > 0)]
     for (name, cls), grp in cm.groupby(["dataset", "class"]):
-        rows.append({"dataset": name, "class": str(cls), "method": "network_test_functions",
-                     "kind": "lower_bound", "estimate": float((grp.variance / grp.gc).max()),
-                     "true_value": None})
+        rows.append(
+            {
+                "dataset": name,
+                "class": str(cls),
+                "method": "network_test_functions",
+                "kind": "lower_bound",
+                "estimate": float((grp.variance / grp.gc).max()),
+                "true_value": None,
+            }
+        )
     return rows
 
 
 def poincare_table(
-    metrics: pd.DataFrame, class_metrics: pd.DataFrame, datasets: list[str],
-    prepared_dir: str | Path, cfg: dict[str, Any],
+    metrics: pd.DataFrame,
+    class_metrics: pd.DataFrame,
+    datasets: dict[str, str | Path],
+    cfg: dict[str, Any],
 ) -> pd.DataFrame:
-    """results/<preset>/poincare.csv: dataset, class, method, kind, estimate, true_value."""
+    """results/<preset>/poincare.csv: dataset, class, method, kind, estimate, true_value.
+
+    ``datasets`` maps dataset names to their prepared folders.
+    """
     rows = network_estimates(metrics, class_metrics)
-    for name in datasets:
-        rows += data_estimates(name, prepared_dir, cfg["max_samples"])
+    for name, path in datasets.items():
+        rows += data_estimates(name, path, cfg["max_samples"])
     table = pd.DataFrame(rows)
     truth = table[table["class"].str.isdigit()].dropna(subset=["true_value"])
     true_max = truth.groupby("dataset").true_value.max()

@@ -24,8 +24,19 @@ from typing import Any
 
 from gcnc.config import config_hash
 
-PACKAGES = ("gcnc", "torch", "torchvision", "numpy", "pandas", "matplotlib", "seaborn",
-            "scikit-learn", "scipy", "snakemake", "dvc")
+PACKAGES = (
+    "gcnc",
+    "torch",
+    "torchvision",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "seaborn",
+    "scikit-learn",
+    "scipy",
+    "snakemake",
+    "dvc",
+)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -128,7 +139,9 @@ def job_log(path: str | Path) -> Iterator[None]:
     """Send a workflow job's stdout/stderr to its log file, headed by host and SLURM job id."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", buffering=1) as fh:
-        fh.write(f"# host={socket.gethostname()} slurm_job_id={os.environ.get('SLURM_JOB_ID')} "
-                 f"start={time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        fh.write(
+            f"# host={socket.gethostname()} slurm_job_id={os.environ.get('SLURM_JOB_ID')} "
+            f"start={time.strftime('%Y-%m-%dT%H:%M:%S')}\n"
+        )
         with contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
             yield

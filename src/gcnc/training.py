@@ -97,7 +97,10 @@ def pretrain(
     torch.manual_seed(spec.seed)
     model = model_for(spec, prepared).to(device)
     opt = torch.optim.SGD(
-        model.parameters(), lr=spec.lr, momentum=train_cfg["momentum"], weight_decay=spec.weight_decay
+        model.parameters(),
+        lr=spec.lr,
+        momentum=train_cfg["momentum"],
+        weight_decay=spec.weight_decay,
     )
     rows: list[dict[str, Any]] = []
     class_rows: list[dict[str, Any]] = []
@@ -114,12 +117,21 @@ def pretrain(
         for split in ("train", "test"):
             ev = evals[split]
             row, crows, split_means = snapshot(
-                model, ev.x.to(device), ev.y.to(device), n_classes,
-                estimator=metric_cfg["gc_estimator"], n_probes=metric_cfg["gc_probes"],
-                generator=_generator(spec.seed, step, 1), ncm_means=means,
+                model,
+                ev.x.to(device),
+                ev.y.to(device),
+                n_classes,
+                estimator=metric_cfg["gc_estimator"],
+                n_probes=metric_cfg["gc_probes"],
+                generator=_generator(spec.seed, step, 1),
+                ncm_means=means,
             )
             means = split_means if split == "train" else means
-            row["slope"] = path_slope(model, ev.x[:256].to(device), ev.y[:256].to(device)) if split == "train" else float("nan")
+            row["slope"] = (
+                path_slope(model, ev.x[:256].to(device), ev.y[:256].to(device))
+                if split == "train"
+                else float("nan")
+            )
             rows.append({"step": step, "split": split, **row, "wall_time": time.time() - t0})
             class_rows.extend({"step": step, "split": split, **c} for c in crows)
 
@@ -127,8 +139,14 @@ def pretrain(
         log(0)
     x_all, y_all = train.x.to(device), train.y.to(device)
     n, bs = x_all.shape[0], min(spec.batch_size, train.x.shape[0])
-    bar = tqdm(range(start + 1, spec.steps + 1), desc=spec.run_id, disable=not progress,
-               mininterval=2.0, initial=start, total=spec.steps)
+    bar = tqdm(
+        range(start + 1, spec.steps + 1),
+        desc=spec.run_id,
+        disable=not progress,
+        mininterval=2.0,
+        initial=start,
+        total=spec.steps,
+    )
     for step in bar:
         model.train()
         idx = torch.randperm(n, generator=_generator(spec.seed, step))[:bs].to(device)
@@ -150,8 +168,13 @@ def pretrain(
             bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{rows[-2]['accuracy']:.3f}")
         if step % train_cfg["checkpoint_every"] == 0 or step == spec.steps:
             _save_atomic(
-                {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                 "rows": rows, "class_rows": class_rows},
+                {
+                    "step": step,
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "rows": rows,
+                    "class_rows": class_rows,
+                },
                 ckpt_dir / f"step_{step:08d}.pt",
             )
     bar.close()
@@ -162,14 +185,29 @@ def pretrain(
             table[key] = value
     table["run_id"] = spec.run_id
     table.to_csv(out / "metrics.csv", index=False)
-    pd.DataFrame(class_rows).assign(run_id=spec.run_id).to_csv(out / "class_metrics.csv", index=False)
-    (out / "config.json").write_text(json.dumps(
-        {"run": spec.to_dict(), "run_id": spec.run_id, "training": train_cfg, "metrics": metric_cfg,
-         "device": str(device), "dataset_meta": {k: prepared.meta[k] for k in ("name", "kind", "n_classes")}},
-        indent=2, sort_keys=True,
-    ))
+    pd.DataFrame(class_rows).assign(run_id=spec.run_id).to_csv(
+        out / "class_metrics.csv", index=False
+    )
+    (out / "config.json").write_text(
+        json.dumps(
+            {
+                "run": spec.to_dict(),
+                "run_id": spec.run_id,
+                "training": train_cfg,
+                "metrics": metric_cfg,
+                "device": str(device),
+                "dataset_meta": {k: prepared.meta[k] for k in ("name", "kind", "n_classes")},
+            },
+            indent=2,
+            sort_keys=True,
+        )
+    )
     torch.save(model.state_dict(), out / "final.pt")
-    summary = {"run_id": spec.run_id, "status": status, "steps_done": int(rows[-1]["step"]),
-               "final_test_accuracy": float(table[table.split == "test"].accuracy.iloc[-1])}
+    summary = {
+        "run_id": spec.run_id,
+        "status": status,
+        "steps_done": int(rows[-1]["step"]),
+        "final_test_accuracy": float(table[table.split == "test"].accuracy.iloc[-1]),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

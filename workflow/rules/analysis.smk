@@ -1,11 +1,6 @@
 # GC sampling robustness (Fig. 2), Poincare constants (Section 4.1) and bounds (Props. 4.1, 4.3, 5.1).
 
 
-def gc_sampling_run():
-    """The Fig. 2 model: the base point, first seed, of the study named in gc_sampling."""
-    return study_runs(config, PRESET, P["gc_sampling"]["study"])[0].run_id
-
-
 rule gc_sampling:
     input:
         final=f"{RES}/runs/{gc_sampling_run()}/final.pt",
@@ -19,11 +14,10 @@ rule gc_sampling:
         f"logs/{PRESET}/gc_sampling.log",
     benchmark:
         f"benchmarks/{PRESET}/gc_sampling.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/gc_sampling.py"
-
-
-POINCARE_DATASETS = sorted(set(DATASETS) | set(P["poincare"].get("datasets", [])))
 
 
 rule poincare:
@@ -34,13 +28,13 @@ rule poincare:
     output:
         f"{RES}/poincare.csv",
     params:
-        datasets=POINCARE_DATASETS,
-        prepared_dir=PREP,
         poincare=P["poincare"],
     log:
         f"logs/{PRESET}/poincare.log",
     benchmark:
         f"benchmarks/{PRESET}/poincare.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/poincare.py"
 
@@ -58,5 +52,7 @@ rule bounds:
         bounds=P["bounds"],
     log:
         f"logs/{PRESET}/bounds.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/bounds.py"

@@ -10,6 +10,7 @@ configfile: "params.yaml"
 validate(config, str(SCHEMA_PATH))  # structure: a wrong key or type stops here, naming the key
 validate_config(config)  # cross-references (preset, datasets, studies)
 
+CONDA_ENV = "../../envs/gcnc.yaml"  # used by --sdm conda; relative to workflow/rules/
 PRESET = config["preset"]
 P = config["presets"][PRESET]
 RUNS = expand_runs(config, PRESET)  # run_id -> RunSpec: the whole pretraining grid
@@ -18,6 +19,7 @@ FIGS = f"paper_figures/{PRESET}"
 PREP = config["data"]["prepared_dir"]
 SOURCE_RUNS = sorted(r for r, s in RUNS.items() if s.task == "source")
 DATASETS = sorted({s.dataset for s in RUNS.values()})
+POINCARE_DATASETS = sorted(set(DATASETS) | set(P["poincare"].get("datasets", [])))
 
 
 wildcard_constraints:
@@ -36,3 +38,8 @@ def prepared(dataset):
 
 def study_run_ids(study):
     return sorted({s.run_id for s in study_runs(config, PRESET, study)})
+
+
+def gc_sampling_run():
+    """The Fig. 2 model: the base point, first seed, of the study named in gc_sampling."""
+    return study_runs(config, PRESET, P["gc_sampling"]["study"])[0].run_id

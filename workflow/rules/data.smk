@@ -13,6 +13,8 @@ rule prepare_data:
     resources:
         mem_mb=8000,
         runtime=60,
+    conda:
+        CONDA_ENV
     script:
         "../scripts/prepare_data.py"
 

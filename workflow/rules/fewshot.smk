@@ -10,6 +10,8 @@ rule fewshot_episodes:
         fewshot=P["fewshot"],
     log:
         f"logs/{PRESET}/fewshot_episodes_{{dataset}}.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/fewshot_episodes.py"
 
@@ -32,6 +34,8 @@ rule fewshot:
         f"logs/{PRESET}/fewshot/{{run}}.log",
     benchmark:
         f"benchmarks/{PRESET}/fewshot/{{run}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/fewshot.py"
 
@@ -43,5 +47,7 @@ rule collect_fewshot:
         f"{RES}/fewshot.csv",
     log:
         f"logs/{PRESET}/collect_fewshot.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/collect_fewshot.py"

@@ -46,6 +46,8 @@ rule figure:
         config=config,
     log:
         f"logs/{PRESET}/figure/{{figure}}.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/figure.py"
 
@@ -66,6 +68,8 @@ rule table:
         config=config,
     log:
         f"logs/{PRESET}/table/{{table}}.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/table.py"
 
@@ -89,5 +93,7 @@ rule claims:
         config=config,
     log:
         f"logs/{PRESET}/claims.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/claims.py"

@@ -21,6 +21,8 @@ rule pretrain:
         f"benchmarks/{PRESET}/pretrain/{{run}}.tsv"
     threads: 1
     retries: 1
+    conda:
+        CONDA_ENV
     script:
         "../scripts/pretrain.py"
 
@@ -36,5 +38,7 @@ rule collect_metrics:
         runs=f"{RES}/runs.csv",
     log:
         f"logs/{PRESET}/collect_metrics.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/collect_metrics.py"

@@ -1,12 +1,25 @@
 """Rule claims -> gcnc.claims.claims_report, then the provenance sidecar."""
+
 from gcnc.claims import claims_report
 from gcnc.provenance import job_log, write_sidecar
 
 with job_log(snakemake.log[0]):
     out = snakemake.output
     tables = {k: v for k, v in snakemake.input.items() if k != "upstream"}
-    claims_report(tables, snakemake.params.studies,
-                  snakemake.params.claims, snakemake.params.preset, out.md, out.csv)
-    write_sidecar([out.md, out.csv], tables.values(), snakemake.input.upstream,
-                  preset=snakemake.params.preset, config=snakemake.params.config,
-                  rule="claims", path=out.prov)
+    claims_report(
+        tables,
+        snakemake.params.studies,
+        snakemake.params.claims,
+        snakemake.params.preset,
+        out.md,
+        out.csv,
+    )
+    write_sidecar(
+        [out.md, out.csv],
+        tables.values(),
+        snakemake.input.upstream,
+        preset=snakemake.params.preset,
+        config=snakemake.params.config,
+        rule="claims",
+        path=out.prov,
+    )

@@ -1,4 +1,5 @@
 """Rule collect_fewshot: concatenate the per-run transfer tables."""
+
 import pandas as pd
 
 from gcnc.provenance import job_log

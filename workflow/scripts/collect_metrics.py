@@ -1,4 +1,5 @@
 """Rule collect_metrics -> gcnc.tables.collect_runs: one tidy table per preset."""
+
 from gcnc.provenance import job_log
 from gcnc.tables import collect_runs
 

@@ -1,4 +1,5 @@
 """Rule fewshot -> gcnc.fewshot.evaluate_transfer for one pretrained run."""
+
 import json
 from pathlib import Path
 
@@ -17,7 +18,14 @@ with job_log(snakemake.log[0]):
     model.load_state_dict(torch.load(snakemake.input.final, weights_only=True))
     status = json.loads(Path(snakemake.input.summary).read_text())["status"]
     table = evaluate_transfer(
-        model, spec, data, load_episodes(snakemake.input.episodes), snakemake.params.fewshot,
-        snakemake.params.metrics, snakemake.params.eval_examples, snakemake.input.metrics, status,
+        model,
+        spec,
+        data,
+        load_episodes(snakemake.input.episodes),
+        snakemake.params.fewshot,
+        snakemake.params.metrics,
+        snakemake.params.eval_examples,
+        snakemake.input.metrics,
+        status,
     )
     table.to_csv(snakemake.output[0], index=False)

@@ -1,4 +1,5 @@
 """Rule fewshot_episodes -> gcnc.fewshot.sample_episodes (shared by every model: paired)."""
+
 from pathlib import Path
 
 from gcnc.data import load_prepared

@@ -1,10 +1,17 @@
 """Rule figure -> gcnc.figures.render, then the provenance sidecar."""
+
 from gcnc.figures import render
 from gcnc.provenance import job_log, write_sidecar
 
 with job_log(snakemake.log[0]):
     out = snakemake.output
     render(snakemake.params.plan, list(snakemake.input.tables), out.pdf, out.png, out.csv)
-    write_sidecar([out.pdf, out.png, out.csv], snakemake.input.tables, snakemake.input.upstream,
-                  preset=snakemake.params.preset, config=snakemake.params.config,
-                  rule="figure", path=out.prov)
+    write_sidecar(
+        [out.pdf, out.png, out.csv],
+        snakemake.input.tables,
+        snakemake.input.upstream,
+        preset=snakemake.params.preset,
+        config=snakemake.params.config,
+        rule="figure",
+        path=out.prov,
+    )

@@ -1,4 +1,5 @@
 """Rule gc_sampling -> gcnc.gc_sampling.sampling_study (the paper's Fig. 2 data)."""
+
 from pathlib import Path
 
 import torch

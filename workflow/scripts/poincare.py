@@ -1,4 +1,7 @@
 """Rule poincare -> gcnc.poincare.poincare_table."""
+
+from pathlib import Path
+
 import pandas as pd
 
 from gcnc.poincare import poincare_table
@@ -6,7 +9,9 @@ from gcnc.provenance import job_log
 
 with job_log(snakemake.log[0]):
     table = poincare_table(
-        pd.read_csv(snakemake.input.metrics), pd.read_csv(snakemake.input.class_metrics),
-        snakemake.params.datasets, snakemake.params.prepared_dir, snakemake.params.poincare,
+        pd.read_csv(snakemake.input.metrics),
+        pd.read_csv(snakemake.input.class_metrics),
+        {Path(p).parent.name: Path(p).parent for p in snakemake.input.data},
+        snakemake.params.poincare,
     )
     table.to_csv(snakemake.output[0], index=False)

@@ -1,4 +1,5 @@
 """Rule pretrain -> gcnc.training.pretrain (resumes from the run's last checkpoint)."""
+
 from pathlib import Path
 
 import torch
@@ -12,6 +13,9 @@ with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     spec = RunSpec(**snakemake.params.spec)
     data = load_prepared(Path(snakemake.input[0]).parent)
-    preset = {"training": snakemake.params.training, "metrics": snakemake.params.metrics,
-              "device": snakemake.params.device}
+    preset = {
+        "training": snakemake.params.training,
+        "metrics": snakemake.params.metrics,
+        "device": snakemake.params.device,
+    }
     print(pretrain(spec, data, preset, Path(snakemake.output.metrics).parent))

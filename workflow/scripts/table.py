@@ -1,10 +1,17 @@
 """Rule table -> gcnc.figures.render_table, then the provenance sidecar."""
+
 from gcnc.figures import render_table
 from gcnc.provenance import job_log, write_sidecar
 
 with job_log(snakemake.log[0]):
     out = snakemake.output
     render_table(snakemake.params.plan, list(snakemake.input.tables), out.csv, out.md)
-    write_sidecar([out.csv, out.md], snakemake.input.tables, snakemake.input.upstream,
-                  preset=snakemake.params.preset, config=snakemake.params.config,
-                  rule="table", path=out.prov)
+    write_sidecar(
+        [out.csv, out.md],
+        snakemake.input.tables,
+        snakemake.input.upstream,
+        preset=snakemake.params.preset,
+        config=snakemake.params.config,
+        rule="table",
+        path=out.prov,
+    )

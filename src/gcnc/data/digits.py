@@ -1,4 +1,4 @@
-"""scikit-learn's bundled handwritten digits (1797 real 8x8 images, 10 classes): the offline default."""
+"""scikit-learn's bundled handwritten digits (1797 real 8x8 images, 10 classes), offline."""
 
 from __future__ import annotations
 

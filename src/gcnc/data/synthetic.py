@@ -27,9 +27,9 @@ def _random_covariance(rng: np.random.Generator, dim: int, lo: float, hi: float)
 def make_gaussians(spec: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Balanced Gaussian classes, each with its own random covariance.
 
-    With ``target_mode: mixtures`` extra classes are appended, class ``n_classes + j`` being the equal
-    mixture of source Gaussians ``2j`` and ``2j + 1`` (target classes that are unions of source
-    classes); their Poincare constant is unknown (recorded as None).
+    With ``target_mode: mixtures`` extra classes are appended, class ``n_classes + j`` being the
+    equal mixture of source Gaussians ``2j`` and ``2j + 1`` (target classes that are unions of
+    source classes); their Poincare constant is unknown (recorded as None).
     """
     rng = np.random.default_rng(spec.get("seed", 0))
     k, d = spec["n_classes"], spec["dim"]

@@ -9,7 +9,6 @@ every file is checked against the md5 that torchvision publishes for it: a missi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from torchvision import datasets
@@ -20,13 +19,44 @@ from gcnc.data.errors import DataCorruptError, DataNotFoundError
 # CIFAR-FS (Bertinetto et al., ICLR 2019): CIFAR-100 classes split 64/16/20.
 # Lists from shared/paper_reference.md Section 4; the 64 source classes are the remaining ones.
 CIFAR_FS_VAL = [
-    "beaver", "otter", "flatfish", "shark", "lamp", "television", "beetle", "butterfly", "sea",
-    "camel", "cattle", "crab", "crocodile", "maple_tree", "motorcycle", "tractor",
+    "beaver",
+    "otter",
+    "flatfish",
+    "shark",
+    "lamp",
+    "television",
+    "beetle",
+    "butterfly",
+    "sea",
+    "camel",
+    "cattle",
+    "crab",
+    "crocodile",
+    "maple_tree",
+    "motorcycle",
+    "tractor",
 ]
 CIFAR_FS_TEST = [
-    "whale", "poppy", "rose", "sweet_pepper", "telephone", "bed", "table", "wardrobe", "leopard",
-    "plain", "chimpanzee", "fox", "snail", "worm", "baby", "man", "woman", "bicycle",
-    "pickup_truck", "rocket",
+    "whale",
+    "poppy",
+    "rose",
+    "sweet_pepper",
+    "telephone",
+    "bed",
+    "table",
+    "wardrobe",
+    "leopard",
+    "plain",
+    "chimpanzee",
+    "fox",
+    "snail",
+    "worm",
+    "baby",
+    "man",
+    "woman",
+    "bicycle",
+    "pickup_truck",
+    "rocket",
 ]
 
 MNIST_LIKE = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
@@ -84,7 +114,9 @@ def _cifar(name: str, raw_dir: Path, allow_download: bool) -> tuple[dict, dict]:
             extract_archive(str(archive), str(raw_dir))
         elif allow_download:
             cls(str(raw_dir), train=True, download=True)
-    _verify(files, name, f"Expected {cls.base_folder}/ (or the archive {archive.name}) in {raw_dir}.")
+    _verify(
+        files, name, f"Expected {cls.base_folder}/ (or the archive {archive.name}) in {raw_dir}."
+    )
     arrays: dict[str, np.ndarray] = {}
     for split, train in (("train", True), ("test", False)):
         ds = cls(str(raw_dir), train=train, download=False)

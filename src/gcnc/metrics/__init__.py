@@ -24,7 +24,21 @@ from gcnc.metrics.gc import embedding_gc, gc_penalty, per_example_gc
 from gcnc.metrics.slope import path_slope
 
 __all__ = [
-    "ClassStats", "cdnv", "class_stats", "embedding_gc", "gc_penalty", "geometric_collapse",
-    "inverse_distance_sum", "nc1", "nc2", "nc3", "nc4", "ncm_accuracy", "ncm_predict",
-    "neural_collapse", "numerical_rank", "path_slope", "per_example_gc",
+    "ClassStats",
+    "cdnv",
+    "class_stats",
+    "embedding_gc",
+    "gc_penalty",
+    "geometric_collapse",
+    "inverse_distance_sum",
+    "nc1",
+    "nc2",
+    "nc3",
+    "nc4",
+    "ncm_accuracy",
+    "ncm_predict",
+    "neural_collapse",
+    "numerical_rank",
+    "path_slope",
+    "per_example_gc",
 ]

@@ -39,7 +39,9 @@ class ClassStats:
         return torch.cdist(self.means, self.means).pow(2)
 
 
-def class_stats(features: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> ClassStats:
+def class_stats(
+    features: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None
+) -> ClassStats:
     """Per-class statistics; raises ValueError for fewer than two classes or an empty class."""
     f = features.detach().double().flatten(1)
     y = labels.detach().long()
@@ -71,14 +73,18 @@ def cdnv(features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None
     return v.fill_diagonal_(float("nan"))
 
 
-def neural_collapse(features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None) -> float:
+def neural_collapse(
+    features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None
+) -> float:
     """NC(f; Q): the average CDNV over ordered pairs i != j (lower = more collapse)."""
     v = cdnv(features, labels)
     return float(v[~torch.eye(v.shape[0], dtype=torch.bool)].mean())
 
 
-def inverse_distance_sum(features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None) -> float:
-    """sum_{i != j} 1 / ||mu_i - mu_j||^2 over ordered pairs (the class-distance factor of Eq. 7)."""
+def inverse_distance_sum(
+    features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None
+) -> float:
+    """sum_{i != j} 1 / ||mu_i - mu_j||^2 over ordered pairs (class-distance factor, Eq. 7)."""
     s = _stats(features, labels)
     d2 = s.sq_distances()
     return float((1.0 / d2[~torch.eye(s.k, dtype=torch.bool)]).sum())
@@ -107,7 +113,9 @@ def nc1(features: torch.Tensor, labels: torch.Tensor) -> float:
     return float(torch.trace(sigma_w @ torch.linalg.pinv(sigma_b, hermitian=True)) / s.k)
 
 
-def nc2(features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None) -> tuple[float, float]:
+def nc2(
+    features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None
+) -> tuple[float, float]:
     """NC2 errors: (equinorm, equiangularity) of the centred class means.
 
     equinorm = std/mean of ||mu_c - mu_G||; equiangularity = Avg_{i != j} |cos_ij + 1/(k-1)|.
@@ -123,7 +131,9 @@ def nc2(features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None)
     return equinorm, float((cos[off] + 1.0 / (s.k - 1)).abs().mean())
 
 
-def nc3(features: torch.Tensor | ClassStats, labels: torch.Tensor | None, head_weight: torch.Tensor) -> float:
+def nc3(
+    features: torch.Tensor | ClassStats, labels: torch.Tensor | None, head_weight: torch.Tensor
+) -> float:
     """NC3 self-duality: || W/||W||_F - M/||M||_F ||_F^2, M the centred class means (k x p)."""
     s = _stats(features, labels)
     m = _centred_means(s)

@@ -79,8 +79,12 @@ def snapshot(
         "n_examples": int(x.shape[0]),
     }
     class_rows = [
-        {"class": c, "n": int(stats.counts[c]), "gc": float(class_gc[c]),
-         "variance": float(stats.variances[c])}
+        {
+            "class": c,
+            "n": int(stats.counts[c]),
+            "gc": float(class_gc[c]),
+            "variance": float(stats.variances[c]),
+        }
         for c in range(n_classes)
     ]
     return row, class_rows, stats.means

@@ -1,0 +1,149 @@
+"""End to end: the smoke preset through Snakemake and DVC in a temp copy of the repository;
+config errors stop the run before any job; the paper preset plans its full grid without data."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gcnc.config import expand_runs, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+PROJECT_FILES = ["Snakefile", "dvc.yaml", "params.yaml", "workflow", "src", ".dvcignore"]
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    res = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=900)
+    if check and res.returncode != 0:
+        raise AssertionError(
+            f"{cmd} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+        )
+    return res
+
+
+def copy_project(dest: Path, preset: str) -> Path:
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(
+                src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+            )
+        else:
+            shutil.copy2(src, dest / name)
+    params = dest / "params.yaml"
+    params.write_text(params.read_text().replace("preset: quick", f"preset: {preset}", 1))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def smoke_project(tmp_path_factory) -> Path:
+    """The smoke preset run once through `dvc repro` (which runs Snakemake) in a git+DVC copy."""
+    proj = copy_project(tmp_path_factory.mktemp("proj"), "smoke")
+    run(["git", "init", "-q"], proj)
+    run(["dvc", "init", "-q"], proj)
+    run(["git", "add", "-A"], proj)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], proj)
+    run(["dvc", "repro"], proj)
+    return proj
+
+
+@pytest.mark.slow
+def test_smoke_produces_every_figure_with_valid_provenance(smoke_project):
+    config = load_config(smoke_project / "params.yaml")
+    figs = smoke_project / "paper_figures" / "smoke"
+    for name in (
+        "fig1_gc_collapse_nc",
+        "fig2_gc_sampling",
+        "fig3_bound",
+        "fig4_transfer",
+        "figA5_learning_curves",
+        "figA22_gc_regularisation",
+    ):
+        for ext in ("pdf", "png", "csv", "prov.json"):
+            assert (figs / f"{name}.{ext}").stat().st_size > 0, name
+    for name in ("claims.md", "claims.csv", "table_poincare.md", "table_bounds.md"):
+        assert (figs / name).exists()
+    runs = smoke_project / "results" / "smoke" / "runs"
+    assert {p.name for p in runs.iterdir()} == set(expand_runs(config, "smoke"))
+    res = run([str(BIN / "gcnc"), "audit", str(figs)], smoke_project)
+    assert "FAIL" not in res.stdout and res.stdout.count("OK") >= 9
+    dry = run(["snakemake", "-n", "--config", "preset=smoke"], smoke_project)
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    assert "up to date" in run(["dvc", "status"], smoke_project).stdout
+
+
+@pytest.mark.slow
+def test_audit_fails_when_an_upstream_artifact_changes(smoke_project, tmp_path):
+    proj = tmp_path / "copy"
+    shutil.copytree(smoke_project, proj, symlinks=True)
+    weights = next((proj / "results" / "smoke" / "runs").glob("*/final.pt"))
+    weights.write_bytes(weights.read_bytes() + b"tamper")
+    res = run(
+        [str(BIN / "gcnc"), "audit", "paper_figures/smoke/fig1_gc_collapse_nc.pdf"],
+        proj,
+        check=False,
+    )
+    assert res.returncode == 1
+    assert f"{weights.relative_to(proj)} changed" in res.stdout
+
+
+@pytest.mark.slow
+def test_dvc_remote_round_trip_restores_every_output(smoke_project, tmp_path):
+    proj = tmp_path / "rt"
+    shutil.copytree(smoke_project, proj, symlinks=True)
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "-d", "local", str(remote)], proj)
+    run(["dvc", "push", "-q"], proj)
+    original = tmp_path / "original"
+    outs = ["data/prepared", "results/smoke", "paper_figures/smoke"]
+    for out in outs:
+        shutil.copytree(proj / out, original / out)
+        shutil.rmtree(proj / out)
+    shutil.rmtree(proj / ".dvc" / "cache")
+    run(["dvc", "pull", "-q"], proj)
+    for out in outs:
+        cmp = filecmp.dircmp(original / out, proj / out)
+        stack = [cmp]
+        while stack:
+            c = stack.pop()
+            assert not (c.left_only or c.right_only or c.diff_files or c.funny_files), out
+            _, mismatch, errors = filecmp.cmpfiles(c.left, c.right, c.common_files, shallow=False)
+            assert not mismatch and not errors
+            stack.extend(c.subdirs.values())
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    proj = copy_project(tmp_path, "smoke")
+    params = proj / "params.yaml"
+    params.write_text(params.read_text().replace("momentum: 0.9", "momentum: 0.9, epochs: 3", 1))
+    res = run(["snakemake", "--cores", "1"], proj, check=False)
+    assert res.returncode != 0
+    assert "epochs" in res.stdout + res.stderr
+    assert not (proj / "results").exists() and not (proj / "data").exists()
+
+
+def test_paper_preset_plans_its_full_grid_without_data(tmp_path):
+    proj = copy_project(tmp_path, "paper")
+    res = run(["snakemake", "-n", "--quiet", "rules"], proj)
+    config = load_config(proj / "params.yaml")
+    n_runs = len(expand_runs(config, "paper"))
+    counts = dict(
+        line.split()[:2]
+        for line in res.stdout.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    )
+    assert int(counts["pretrain"]) == n_runs
+    assert (
+        int(counts["prepare_data"]) == 6
+    )  # CIFAR-10/100, MNIST, Fashion-MNIST, CIFAR-FS, mini-ImageNet
+    assert int(counts["fewshot"]) == sum(
+        1 for s in expand_runs(config, "paper").values() if s.task == "source"
+    )
