@@ -22,12 +22,13 @@ test:  ## the whole test suite, end-to-end workflow runs included
 	python -m pytest -q
 
 lint:
-	ruff check src tests workflow/scripts
+	ruff check src tests workflow/scripts benchmarks
 	snakemake --lint --config preset=smoke
 
 bench:  ## speed benchmarks (numbers go to BENCHMARKS.md)
 	python benchmarks/bench_gc.py
 	python benchmarks/bench_fewshot.py
+	python benchmarks/bench_logging.py
 
 report:  ## browsable HTML report of every figure, captioned (after `make run`)
 	snakemake --report report.html --config preset=$(PRESET)

@@ -63,3 +63,22 @@ def test_network_estimates_use_full_task_train_rows():
 def test_prepared_constants_are_what_the_estimators_target(prepared_dir):
     meta = load_prepared(prepared_dir / "uniform_boxes").meta
     assert set(meta["poincare_constants"]) == {str(c) for c in range(meta["n_classes"])}
+
+
+def test_common_constant_is_known_only_when_every_class_is(prepared_dir, tmp_path, cfg):
+    from gcnc.data import prepare_dataset
+    from gcnc.poincare import poincare_table
+
+    prepare_dataset("gaussians_mixtures", cfg, tmp_path / "gm")
+    empty = pd.DataFrame(columns=["run_id", "dataset", "task", "split", "nc", "geometric_collapse"])
+    classes = pd.DataFrame(columns=["run_id", "split", "class", "variance", "gc"])
+    table = poincare_table(
+        empty,
+        classes,
+        {"gaussians": prepared_dir / "gaussians", "gaussians_mixtures": tmp_path / "gm"},
+        {"max_samples": 300},
+    )
+    maxima = table[table["class"] == "max"].groupby("dataset").true_value.first()
+    assert np.isnan(maxima["gaussians_mixtures"])
+    truth = load_prepared(prepared_dir / "gaussians").meta["poincare_constants"]
+    assert maxima["gaussians"] == pytest.approx(max(truth.values()))

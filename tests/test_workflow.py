@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gcnc.config import expand_runs, load_config
+from tests.slurm_cluster import Cluster, Unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -20,8 +21,11 @@ ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 PROJECT_FILES = ["Snakefile", "dvc.yaml", "params.yaml", "workflow", "src", ".dvcignore"]
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    res = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=900)
+def run(
+    cmd: list[str], cwd: Path, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    env = {**ENV, **(env or {})}
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
     if check and res.returncode != 0:
         raise AssertionError(
             f"{cmd} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
@@ -30,6 +34,7 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
 
 
 def copy_project(dest: Path, preset: str) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         src = ROOT / name
         if src.is_dir():
@@ -147,3 +152,50 @@ def test_paper_preset_plans_its_full_grid_without_data(tmp_path):
     assert int(counts["fewshot"]) == sum(
         1 for s in expand_runs(config, "paper").values() if s.task == "source"
     )
+
+
+DETERMINISTIC_TABLES = {  # table -> columns that measure time, not results
+    "metrics.csv": ["wall_time"],
+    "class_metrics.csv": [],
+    "runs.csv": [],
+    "fewshot.csv": [],
+    "poincare.csv": [],
+    "bounds.csv": [],
+    "gc_sampling.csv": ["seconds", "exact_seconds"],
+}
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+    except (Unavailable, subprocess.CalledProcessError) as err:
+        cluster.stop()
+        pytest.skip(f"no real SLURM cluster on this machine: {err}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.mark.slow
+def test_smoke_on_real_slurm_matches_local_run(smoke_project, slurm, tmp_path):
+    import pandas as pd
+
+    proj = copy_project(tmp_path / "slurm", "smoke")
+    profile = proj / "workflow" / "profiles" / "slurm" / "config.yaml"
+    text = profile.read_text().replace("slurm_partition: gpu", "slurm_partition: debug")
+    text = text.replace("jobs: 100", "jobs: 2").replace("latency-wait: 30", "latency-wait: 5")
+    profile.write_text(text.replace("before-status-checks: 20", "before-status-checks: 3"))
+    run(["snakemake", "--workflow-profile", "workflow/profiles/slurm"], proj, env=slurm.env)
+    for name, drop in DETERMINISTIC_TABLES.items():
+        local = pd.read_csv(smoke_project / "results" / "smoke" / name).drop(columns=drop)
+        remote = pd.read_csv(proj / "results" / "smoke" / name).drop(columns=drop)
+        pd.testing.assert_frame_equal(local, remote, obj=name)
+    claims = [
+        pd.read_csv(p / "paper_figures" / "smoke" / "claims.csv") for p in (smoke_project, proj)
+    ]
+    pd.testing.assert_frame_equal(*claims)
+    headers = [
+        p.read_text().splitlines()[0] for p in (proj / "logs" / "smoke" / "pretrain").glob("*.log")
+    ]
+    assert headers and all("slurm_job_id=None" not in h for h in headers)

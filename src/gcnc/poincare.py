@@ -206,8 +206,9 @@ def poincare_table(
     for name, path in datasets.items():
         rows += data_estimates(name, path, cfg["max_samples"])
     table = pd.DataFrame(rows)
-    truth = table[table["class"].str.isdigit()].dropna(subset=["true_value"])
-    true_max = truth.groupby("dataset").true_value.max()
+    per_class_truth = table[table["class"].str.isdigit()]
+    known = per_class_truth.groupby("dataset").true_value.apply(lambda v: v.notna().all())
+    true_max = per_class_truth.groupby("dataset").true_value.max()[known]  # all classes known
     per_class = table[table["class"].str.isdigit()]
     maxima = per_class.groupby(["dataset", "method", "kind"], as_index=False).estimate.max()
     maxima["class"] = "max"

@@ -111,6 +111,7 @@ def pretrain(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         rows, class_rows, start = state["rows"], state["class_rows"], state["step"]
+        print(f"resuming {spec.run_id} from checkpoint {latest.name} (step {start})", flush=True)
 
     def log(step: int) -> None:
         means = None

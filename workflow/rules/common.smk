@@ -43,3 +43,16 @@ def study_run_ids(study):
 def gc_sampling_run():
     """The Fig. 2 model: the base point, first seed, of the study named in gc_sampling."""
     return study_runs(config, PRESET, P["gc_sampling"]["study"])[0].run_id
+
+
+def pretrain_resource(key):
+    """Scheduler request of a pretraining job from the preset's `resources` (x attempt)."""
+    cfg = P.get("resources", {}).get("pretrain", {"mem_mb": 2000, "runtime": 30, "gpu": 0})
+
+    def request(wildcards, attempt):
+        spec = RUNS[wildcards.run]
+        scale = cfg.get("scale", {})
+        factor = scale.get(spec.arch, 1.0) * scale.get(spec.dataset, 1.0)
+        return int(cfg[key] * factor * attempt)
+
+    return cfg["gpu"] if key == "gpu" else request

@@ -2,6 +2,8 @@
 
 
 rule fewshot_episodes:
+    group:
+        "fewshot"
     input:
         prepared("{dataset}"),
     output:
@@ -17,6 +19,8 @@ rule fewshot_episodes:
 
 
 rule fewshot:
+    group:
+        "fewshot"
     input:
         final=f"{RES}/runs/{{run}}/final.pt",
         summary=f"{RES}/runs/{{run}}/summary.json",
@@ -41,6 +45,8 @@ rule fewshot:
 
 
 rule collect_fewshot:
+    group:
+        "fewshot"
     input:
         [f"{RES}/fewshot/{r}.csv" for r in SOURCE_RUNS],
     output:

@@ -26,6 +26,8 @@ UPSTREAM = sorted(
 
 
 rule figure:
+    group:
+        "figures"
     wildcard_constraints:
         figure="|".join(FIGURES),
     input:
@@ -53,6 +55,8 @@ rule figure:
 
 
 rule table:
+    group:
+        "figures"
     wildcard_constraints:
         table="|".join(TABLES),
     input:
@@ -75,6 +79,8 @@ rule table:
 
 
 rule claims:
+    group:
+        "figures"
     input:
         metrics=f"{RES}/metrics.csv",
         runs=f"{RES}/runs.csv",

@@ -20,7 +20,11 @@ rule pretrain:
     benchmark:
         f"benchmarks/{PRESET}/pretrain/{{run}}.tsv"
     threads: 1
-    retries: 1
+    resources:
+        mem_mb=pretrain_resource("mem_mb"),
+        runtime=pretrain_resource("runtime"),
+        gpu=pretrain_resource("gpu"),
+    retries: 2
     conda:
         CONDA_ENV
     script:
@@ -28,6 +32,8 @@ rule pretrain:
 
 
 rule collect_metrics:
+    group:
+        "collect"
     input:
         metrics=run_files(sorted(RUNS), "metrics.csv"),
         class_metrics=run_files(sorted(RUNS), "class_metrics.csv"),
