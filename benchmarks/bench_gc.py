@@ -93,7 +93,8 @@ def bench(name: str, embed, x, repeats: int, with_jvp: bool = True) -> None:
             errs.append(abs(est - exact) / exact)
         mean_s = sum(secs) / len(secs)
         print(
-            f"| {label} | {mean_s:.3f} | {mean_s / t_ours:.3f} | {100 * sum(errs) / len(errs):.2f}% |"
+            f"| {label} | {mean_s:.3f} | {mean_s / t_ours:.3f} "
+            f"| {100 * sum(errs) / len(errs):.2f}% |"
         )
 
 

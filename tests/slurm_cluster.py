@@ -6,6 +6,7 @@ so nothing under /etc/slurm is touched; every daemon started here is stopped aft
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -73,6 +74,7 @@ class Cluster:
     def __init__(self, workdir: Path) -> None:
         self.dir = workdir
         self.pids: list[int] = []
+        self._munged = False
         self.env = {**os.environ, "SLURM_CONF": str(workdir / "slurm.conf")}
 
     def start(self) -> None:
@@ -113,9 +115,7 @@ class Cluster:
     def stop(self) -> None:
         subprocess.run(["scancel", "--user", "root"], env=self.env, capture_output=True)
         for pid in self.pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        if getattr(self, "_munged", False):
+        if self._munged:
             subprocess.run(["pkill", "-x", "munged"])
