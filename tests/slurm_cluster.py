@@ -1,7 +1,10 @@
 """A real single-node SLURM cluster for the tests (Debian's slurmctld/slurmd/munge on localhost).
 
-Follows shared/workflow_notes.md section 3. The configuration lives in a temp folder (SLURM_CONF),
-so nothing under /etc/slurm is touched; every daemon started here is stopped afterwards.
+Follows shared/workflow_notes.md section 3. State, spool and logs live in a temp folder; the
+configuration must be at the default path /etc/slurm/slurm.conf, because `srun` inside a job does
+not see SLURM_CONF. It is written only where the machine has no SLURM configuration of its own
+(otherwise the cluster is reported unavailable) and removed again by :meth:`Cluster.stop`, which
+also stops every daemon started here.
 """
 
 from __future__ import annotations
@@ -75,24 +78,27 @@ class Cluster:
         self.dir = workdir
         self.pids: list[int] = []
         self._munged = False
-        self.env = {**os.environ, "SLURM_CONF": str(workdir / "slurm.conf")}
+        self.conf = Path("/etc/slurm/slurm.conf")
+        self._wrote_conf = False
+        self.env = dict(os.environ)
 
     def start(self) -> None:
         install()
+        if self.conf.exists():
+            raise Unavailable(f"{self.conf} exists: this machine has its own SLURM configuration")
         (self.dir / "state").mkdir(parents=True)
         (self.dir / "spool").mkdir()
         host = socket.gethostname().split(".")[0]
-        (self.dir / "slurm.conf").write_text(
-            CONF.format(host=host, d=self.dir, cpus=os.cpu_count() or 2)
-        )
+        self.conf.parent.mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(CONF.format(host=host, d=self.dir, cpus=os.cpu_count() or 2))
+        self._wrote_conf = True
         if subprocess.run(["pgrep", "-x", "munged"], capture_output=True).returncode != 0:
             Path("/run/munge").mkdir(parents=True, exist_ok=True)
             shutil.chown("/run/munge", "munge", "munge")
             subprocess.run(["su", "-s", "/bin/sh", "munge", "-c", "/usr/sbin/munged"], check=True)
             self._munged = True
-        conf = str(self.dir / "slurm.conf")
         for daemon in ("slurmctld", "slurmd"):
-            subprocess.run([f"/usr/sbin/{daemon}", "-f", conf], check=True, env=self.env)
+            subprocess.run([f"/usr/sbin/{daemon}"], check=True, env=self.env)
             self.pids.append(self._pid(daemon))
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -119,3 +125,5 @@ class Cluster:
                 os.kill(pid, signal.SIGTERM)
         if self._munged:
             subprocess.run(["pkill", "-x", "munged"])
+        if self._wrote_conf:
+            self.conf.unlink(missing_ok=True)

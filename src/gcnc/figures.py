@@ -169,7 +169,7 @@ def _knob_rows(plan: dict[str, Any], table: pd.DataFrame) -> pd.DataFrame:
         ]
         sub = table[table.run_id.isin(ids)].copy()
         sub["knob"] = knob
-        sub["value"] = sub[knob]
+        sub["value"] = sub[knob].astype(int) if knob == "batch_size" else sub[knob]
         parts.append(sub)
     return pd.concat(parts, ignore_index=True) if parts else table.iloc[:0]
 

@@ -206,6 +206,10 @@ def poincare_table(
     for name, path in datasets.items():
         rows += data_estimates(name, path, cfg["max_samples"])
     table = pd.DataFrame(rows)
+    table["true_value"] = table["true_value"].astype(float)
+    known_c = table.dropna(subset=["true_value"]).groupby(["dataset", "class"]).true_value.first()
+    keys = pd.MultiIndex.from_frame(table[["dataset", "class"]])
+    table["true_value"] = table["true_value"].fillna(pd.Series(known_c.reindex(keys).values))
     per_class_truth = table[table["class"].str.isdigit()]
     known = per_class_truth.groupby("dataset").true_value.apply(lambda v: v.notna().all())
     true_max = per_class_truth.groupby("dataset").true_value.max()[known]  # all classes known
