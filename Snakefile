@@ -15,6 +15,20 @@ include: "workflow/rules/fewshot.smk"
 include: "workflow/rules/figures.smk"
 
 
+# Tiny aggregation and rendering jobs run on the submitting host, even under a cluster executor:
+# no scheduler round trip each (see workflow/profiles/slurm).
+localrules:
+    all,
+    prepare_all_data,
+    collect_metrics,
+    collect_fewshot,
+    fewshot_episodes,
+    bounds,
+    figure,
+    table,
+    claims,
+
+
 rule all:
     input:
         FIGURE_TARGETS,

@@ -46,6 +46,13 @@ METRIC_LABEL = {
     "accuracy": "test accuracy",
 }
 PALETTE = "colorblind"
+SECTIONS = {  # report grouping: the paper section each kind of figure belongs to
+    "sweep": "Section 4: GC controls neural collapse",
+    "learning_curves": "Section 4: GC controls neural collapse",
+    "gc_sampling": "Section 4: estimating GC (Prop. 4.2)",
+    "bound": "Section 4: generalisation bound (Prop. 4.3)",
+    "transfer": "Section 5: transfer learning (Prop. 5.1)",
+}
 
 
 def _study(config: dict, preset: str, name: str) -> dict[str, Any]:
@@ -68,7 +75,8 @@ def figure_plan(config: dict, preset: str) -> dict[str, dict[str, Any]]:
     plan: dict[str, dict[str, Any]] = {}
 
     def add(name: str, kind: str, study: str | None, paper: str, caption: str) -> None:
-        entry = {"name": name, "kind": kind, "paper": paper, "caption": caption}
+        section = SECTIONS[kind]
+        entry = {"name": name, "kind": kind, "paper": paper, "caption": caption, "section": section}
         if study is not None:
             entry.update(_study(config, preset, study))
         plan[name] = entry

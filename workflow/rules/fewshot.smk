@@ -2,8 +2,6 @@
 
 
 rule fewshot_episodes:
-    group:
-        "fewshot"
     input:
         prepared("{dataset}"),
     output:
@@ -19,8 +17,6 @@ rule fewshot_episodes:
 
 
 rule fewshot:
-    group:
-        "fewshot"
     input:
         final=f"{RES}/runs/{{run}}/final.pt",
         summary=f"{RES}/runs/{{run}}/summary.json",
@@ -45,8 +41,6 @@ rule fewshot:
 
 
 rule collect_fewshot:
-    group:
-        "fewshot"
     input:
         [f"{RES}/fewshot/{r}.csv" for r in SOURCE_RUNS],
     output:

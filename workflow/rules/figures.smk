@@ -26,8 +26,6 @@ UPSTREAM = sorted(
 
 
 rule figure:
-    group:
-        "figures"
     wildcard_constraints:
         figure="|".join(FIGURES),
     input:
@@ -37,7 +35,8 @@ rule figure:
         pdf=report(
             f"{FIGS}/{{figure}}.pdf",
             caption="../report/figure.rst",
-            category="{figure}",
+            category=lambda wc: FIGURES[wc.figure]["section"],
+            subcategory="{figure}",
         ),
         png=f"{FIGS}/{{figure}}.png",
         csv=f"{FIGS}/{{figure}}.csv",
@@ -55,8 +54,6 @@ rule figure:
 
 
 rule table:
-    group:
-        "figures"
     wildcard_constraints:
         table="|".join(TABLES),
     input:
@@ -79,8 +76,6 @@ rule table:
 
 
 rule claims:
-    group:
-        "figures"
     input:
         metrics=f"{RES}/metrics.csv",
         runs=f"{RES}/runs.csv",

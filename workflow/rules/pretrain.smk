@@ -32,8 +32,6 @@ rule pretrain:
 
 
 rule collect_metrics:
-    group:
-        "collect"
     input:
         metrics=run_files(sorted(RUNS), "metrics.csv"),
         class_metrics=run_files(sorted(RUNS), "class_metrics.csv"),
