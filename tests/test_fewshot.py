@@ -77,3 +77,43 @@ def test_logreg_matches_sklearn_on_one_episode():
     clf.fit(support.reshape(12, 6).numpy(), np.repeat(np.arange(3), 4))
     ref = float((clf.predict(query.reshape(15, 6).numpy()) == np.repeat(np.arange(3), 5)).mean())
     assert ours == pytest.approx(ref)
+
+
+def test_evaluate_transfer_table_with_finetuning(gaussians, tmp_path):
+    import pandas as pd
+
+    from gcnc.config import RunSpec
+    from gcnc.fewshot import evaluate_transfer
+    from gcnc.training import model_for
+
+    spec = RunSpec("gaussians", "mlp", "source", 0.05, 32, 0.0, 0.0, 0, 10)
+    torch.manual_seed(0)
+    model = model_for(spec, gaussians)
+    src = tmp_path / "metrics.csv"
+    pd.DataFrame(
+        [
+            {
+                "split": "train",
+                "step": 10,
+                "gc": 2.0,
+                "nc": 0.5,
+                "geometric_collapse": 1.0,
+                "cdnv_max": 0.9,
+            }
+        ]
+    ).to_csv(src, index=False)
+    cfg = {
+        **CFG,
+        "shots": [5],
+        "episodes": 4,
+        "classifiers": ["ncm", "logreg"],
+        "finetune_steps": 5,
+    }
+    eps = sample_episodes(gaussians.view("target", "all").y.numpy(), cfg)
+    table = evaluate_transfer(
+        model, spec, gaussians, eps, cfg, {"gc_estimator": "exact", "gc_probes": 4}, 100, src, "ok"
+    )
+    assert sorted(table.classifier) == ["finetune", "logreg", "ncm"]
+    assert table.accuracy.between(0, 1).all() and (table.episodes == 4).all()
+    assert (table.source_gc == 2.0).all() and (table.target_nc > 0).all()
+    assert table.target_geometric_collapse.gt(0).all()

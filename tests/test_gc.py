@@ -112,3 +112,32 @@ def test_bad_estimator_arguments():
         embedding_gc(lin, torch.randn(2, 3), "magic")
     with pytest.raises(ValueError, match="exact estimator only"):
         embedding_gc(lin, torch.randn(2, 3), "hutchinson", feature_fraction=0.5)
+
+
+def test_per_feature_gc_columns_are_single_feature_gcs():
+    from gcnc.metrics.gc import per_feature_gc
+
+    torch.manual_seed(6)
+    for shape, p in (((1, 8, 8), 12), ((3,), 9)):  # reverse mode, forward mode
+        model = build_model("mlp", shape, 2, embed_dim=p, width=10).double().eval()
+        x = torch.randn(4, *shape, dtype=torch.float64)
+        m = per_feature_gc(model.embed, x)
+        torch.testing.assert_close(m.sum(1), per_example_gc(model.embed, x))
+        for a in (0, p - 1):
+            single = nn.Sequential(model.embed, nn.Flatten(), SelectFeature(a))
+            torch.testing.assert_close(
+                m[:, a].numpy(),
+                finite_difference_gc(single, x),
+                rtol=1e-5,
+                atol=1e-12,
+                check_dtype=False,
+            )
+
+
+class SelectFeature(nn.Module):
+    def __init__(self, a: int) -> None:
+        super().__init__()
+        self.a = a
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return f[:, self.a : self.a + 1]

@@ -35,32 +35,36 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
 
 
 def _reverse_sq_norms(embed: nn.Module, x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-    """Per-example sum over embedding coordinates ``coords`` of ||grad_x f_a(x)||^2.
+    """||grad_x f_a(x_i)||^2 for every example i and embedding coordinate a in ``coords``.
 
     One batched VJP (backward pass through the retained graph) per coordinate; exact per example
-    because, in eval mode, the examples of a batch do not interact.
+    because, in eval mode, the examples of a batch do not interact. Shape (n, len(coords)).
     """
     x = x.detach().requires_grad_(True)
-    total = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+    out_sq = torch.zeros(x.shape[0], len(coords), dtype=torch.float64, device=x.device)
     with torch.enable_grad():
         out = embed(x)
         for i, a in enumerate(coords.tolist()):
             (g,) = torch.autograd.grad(out[:, a].sum(), x, retain_graph=i < len(coords) - 1)
-            total += g.flatten(1).pow(2).sum(1).double()
-    return total
+            out_sq[:, i] = g.flatten(1).pow(2).sum(1).double()
+    return out_sq
 
 
 def _forward_sq_norms(embed: nn.Module, x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-    """Per-example sum over input coordinates ``coords`` of ||d f(x) / d x_b||^2 (one JVP each)."""
+    """sum_{b in coords} (d f_a / d x_b)^2 for every example and embedding coordinate a.
+
+    One JVP per input coordinate b. Shape (n, p).
+    """
     x = x.detach()
-    total = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
     tangent = torch.zeros_like(x).flatten(1)
+    out_sq = None
     for b in coords.tolist():
         tangent.zero_()
         tangent[:, b] = 1.0
         _, col = jvp(embed, (x,), (tangent.view_as(x),))
-        total += col.detach().flatten(1).pow(2).sum(1).double()
-    return total
+        sq = col.detach().flatten(1).double().pow(2)
+        out_sq = sq if out_sq is None else out_sq + sq
+    return out_sq
 
 
 def _hutchinson_sq_norms(
@@ -134,9 +138,28 @@ def per_example_gc(
             if estimator == "hutchinson":
                 parts.append(_hutchinson_sq_norms(embed, chunk, n_probes, generator))
             elif rows is not None:
-                parts.append(_reverse_sq_norms(embed, chunk, rows) * (p / len(rows)))
+                parts.append(_reverse_sq_norms(embed, chunk, rows).sum(1) * (p / len(rows)))
             else:
-                parts.append(_forward_sq_norms(embed, chunk, cols) * (d / len(cols)))
+                parts.append(_forward_sq_norms(embed, chunk, cols).sum(1) * (d / len(cols)))
+    return torch.cat(parts)
+
+
+def per_feature_gc(embed: nn.Module, x: torch.Tensor, chunk_size: int = 256) -> torch.Tensor:
+    """Exact ||grad_x f_a(x_i)||^2 for every example i and embedding coordinate a, shape (n, p).
+
+    Rows sum to :func:`per_example_gc`; column means are the GC of each single feature f_a, the
+    denominator of the Poincare ratio Var(f_a) / E||grad f_a||^2 along a feature direction.
+    """
+    d = math.prod(x.shape[1:])
+    with eval_mode(embed), torch.no_grad():
+        p = embed(x[:1]).shape[1]
+    parts = []
+    with eval_mode(embed):
+        for chunk in x.split(chunk_size):
+            if JVP_COST * d < p:
+                parts.append(_forward_sq_norms(embed, chunk, torch.arange(d)))
+            else:
+                parts.append(_reverse_sq_norms(embed, chunk, torch.arange(p)))
     return torch.cat(parts)
 
 
