@@ -103,7 +103,7 @@ def bench(
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--resnet-n", type=int, default=8)
+    ap.add_argument("--resnet-n", type=int, default=4)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -114,7 +114,7 @@ def main() -> None:
     bench("cnn on digits", cnn.embed, digits, repeats=3)
     resnet = build_model("resnet18", (3, 32, 32), 10)
     x = torch.randn(args.resnet_n, 3, 32, 32)
-    bench("resnet18 on 32x32", resnet.embed, x, repeats=1, with_jvp=False, chunk_size=64)
+    bench("resnet18 on 32x32", resnet.embed, x, repeats=1, with_jvp=False, chunk_size=8)
 
 
 if __name__ == "__main__":

@@ -33,20 +33,27 @@ def constants(poincare: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([rows, truth], ignore_index=True).dropna(subset=["c"])
 
 
+def _keys(bound: str, t: pd.DataFrame, step: str = "step") -> dict:
+    """Columns that identify a bound row: which bound, run, checkpoint and constant."""
+    return {
+        "bound": bound,
+        "run_id": t.run_id,
+        "dataset": t.dataset,
+        "task": t.task,
+        "seed": t.seed,
+        "step": t[step],
+        "c_method": t.c_method,
+        "c": t.c,
+    }
+
+
 def prop41(metrics: pd.DataFrame, consts: pd.DataFrame) -> pd.DataFrame:
     """LHS NC and RHS c * GCol at every logged step of every run (train split)."""
     train = metrics[metrics.split == "train"]
     t = train.merge(consts, on="dataset")
     return pd.DataFrame(
         {
-            "bound": "prop4.1",
-            "run_id": t.run_id,
-            "dataset": t.dataset,
-            "task": t.task,
-            "seed": t.seed,
-            "step": t.step,
-            "c_method": t.c_method,
-            "c": t.c,
+            **_keys("prop4.1", t),
             "lhs": t.nc,
             "rhs": t.c * t.geometric_collapse,
             "geometric_collapse": t.geometric_collapse,
@@ -72,14 +79,7 @@ def prop43(
     rhs = factor * t.c * t.geometric_collapse
     return pd.DataFrame(
         {
-            "bound": "prop4.3",
-            "run_id": t.run_id,
-            "dataset": t.dataset,
-            "task": t.task,
-            "seed": t.seed,
-            "step": t.step,
-            "c_method": t.c_method,
-            "c": t.c,
+            **_keys("prop4.3", t),
             "lhs": 1.0 - t.ncm_accuracy_test,
             "rhs": rhs,
             "rhs_with_l": rhs + l_term,
@@ -104,14 +104,7 @@ def prop51(fewshot: pd.DataFrame, consts: pd.DataFrame, delta: float) -> pd.Data
     main = runs.c * runs.source_geometric_collapse
     return pd.DataFrame(
         {
-            "bound": "prop5.1",
-            "run_id": runs.run_id,
-            "dataset": runs.dataset,
-            "task": runs.task,
-            "seed": runs.seed,
-            "step": runs.steps,
-            "c_method": runs.c_method,
-            "c": runs.c,
+            **_keys("prop5.1", runs, step="steps"),
             "lhs": runs.target_nc,
             "rhs": main + conc,
             "source_term": main,

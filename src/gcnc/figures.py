@@ -47,11 +47,11 @@ METRIC_LABEL = {
 }
 PALETTE = "colorblind"
 SECTIONS = {  # report grouping: the paper section each kind of figure belongs to
-    "sweep": "Section 4: GC controls neural collapse",
-    "learning_curves": "Section 4: GC controls neural collapse",
-    "gc_sampling": "Section 4: estimating GC (Prop. 4.2)",
-    "bound": "Section 4: generalisation bound (Prop. 4.3)",
-    "transfer": "Section 5: transfer learning (Prop. 5.1)",
+    "sweep": "Sec. 4 - GC controls neural collapse",
+    "learning_curves": "Sec. 4 - GC controls neural collapse",
+    "gc_sampling": "Sec. 4 - estimating GC (Prop. 4.2)",
+    "bound": "Sec. 4 - generalisation bound (Prop. 4.3)",
+    "transfer": "Sec. 5 - transfer learning (Prop. 5.1)",
 }
 
 
@@ -193,6 +193,18 @@ def _ok(metrics: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return metrics[metrics.run_id.isin(set(runs.loc[runs.status == "ok", "run_id"]))]
 
 
+def _label_row(ax, knob: str) -> None:
+    """Name a figure row by the direction of its sweep, left of its first panel."""
+    ax.annotate(
+        KNOB_DIRECTION[knob],
+        xy=(-0.45, 0.5),
+        xycoords="axes fraction",
+        rotation=90,
+        va="center",
+        fontsize=9,
+    )
+
+
 def _grid(data: pd.DataFrame, knobs: list[str], metrics: list[str], log: set[str]):
     fig, axes = plt.subplots(
         len(knobs),
@@ -223,14 +235,7 @@ def _grid(data: pd.DataFrame, knobs: list[str], metrics: list[str], log: set[str
                 ax.set_title(METRIC_LABEL.get(metric, metric))
             if j == len(metrics) - 1 and ax.get_legend() is not None:
                 ax.legend(title=KNOB_LABEL[knob], fontsize=7, title_fontsize=7)
-        axes[i, 0].annotate(
-            KNOB_DIRECTION[knob],
-            xy=(-0.45, 0.5),
-            xycoords="axes fraction",
-            rotation=90,
-            va="center",
-            fontsize=9,
-        )
+        _label_row(axes[i, 0], knob)
     return fig
 
 
@@ -350,14 +355,7 @@ def render_transfer(plan, inputs, pdf, png, csv) -> None:
                     {"source_gc": "source (pretraining) GC", "target_nc": "target NC"}[col]
                 )
             ax.set_xlabel(KNOB_LABEL[knob])
-        axes[i, 0].annotate(
-            KNOB_DIRECTION[knob],
-            xy=(-0.45, 0.5),
-            xycoords="axes fraction",
-            rotation=90,
-            va="center",
-            fontsize=9,
-        )
+        _label_row(axes[i, 0], knob)
     keep = [
         "knob",
         "value",
