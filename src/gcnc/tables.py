@@ -22,7 +22,3 @@ def collect_runs(inputs: Mapping, outputs: Mapping) -> None:
         rows.append({**summary, **{k: v for k, v in config["run"].items() if k != "model"}})
     pd.DataFrame(rows).to_csv(outputs["runs"], index=False)
 
-
-def ok_runs(runs: pd.DataFrame) -> set[str]:
-    """Run ids that finished without diverging."""
-    return set(runs.loc[runs.status == "ok", "run_id"])

@@ -36,10 +36,6 @@ def prepared(dataset):
     return [f"{PREP}/{dataset}/arrays.npz", f"{PREP}/{dataset}/meta.json"]
 
 
-def study_run_ids(study):
-    return sorted({s.run_id for s in study_runs(config, PRESET, study)})
-
-
 def gc_sampling_run():
     """The Fig. 2 model: the base point, first seed, of the study named in gc_sampling."""
     return study_runs(config, PRESET, P["gc_sampling"]["study"])[0].run_id
