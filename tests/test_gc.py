@@ -50,8 +50,8 @@ def test_forward_and_reverse_modes_agree():
     torch.manual_seed(2)
     model = build_model("cnn", (1, 8, 8), 3, embed_dim=12).double().eval()
     x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
-    rev = _reverse_sq_norms(model.embed, x, torch.arange(12))
-    fwd = _forward_sq_norms(model.embed, x, torch.arange(64))
+    rev = _reverse_sq_norms(model.embed, x, torch.arange(12).expand(5, 12))
+    fwd = _forward_sq_norms(model.embed, x, torch.arange(64).expand(5, 64))
     torch.testing.assert_close(rev, fwd)
 
 
@@ -141,3 +141,40 @@ class SelectFeature(nn.Module):
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         return f[:, self.a : self.a + 1]
+
+
+@pytest.mark.parametrize("axis", ["feature_fraction", "input_fraction"])
+def test_sampled_coordinates_are_uniform_per_example_and_tile_the_batch(axis):
+    """Sampling design of the feature / Jacobian-entry axes, on a linear map f(x) = W x.
+
+    There every example has the same coordinate terms g_1..g_m (squared row norms of W for
+    features, column norms for entries). Each example keeps a uniform k-subset scaled by m/k:
+    its estimate has mean sum(g) and variance m^2 s^2 (m - k) / (k (m - 1)) (s^2 the population
+    variance of the g). The subsets of a batch tile one permutation, so when n k is a multiple
+    of m every coordinate is kept equally often and the batch mean is exact.
+    """
+    torch.manual_seed(8)
+    lin = nn.Linear(6, 8, bias=False)
+    with torch.no_grad():
+        lin.weight.mul_(torch.linspace(0.1, 3.0, 8)[:, None] * torch.linspace(0.2, 2.0, 6))
+    g = lin.weight.detach().double().pow(2)
+    g = g.sum(1) if axis == "feature_fraction" else g.sum(0)
+    m, k = len(g), 2
+    x = torch.randn(5, 6)
+    draws = torch.stack(
+        [
+            per_example_gc(lin, x, generator=torch.Generator().manual_seed(s), **{axis: k / m})
+            for s in range(2000)
+        ]
+    )  # (draws, examples)
+    expected_var = m**2 * g.var(unbiased=False) * (m - k) / (k * (m - 1))
+    se = (expected_var / len(draws)) ** 0.5
+    assert (draws.mean(0) - g.sum()).abs().max() < 4 * se
+    torch.testing.assert_close(draws.var(0), expected_var.expand(5), rtol=0.15, atol=0.0)
+    tiled = [
+        embedding_gc(
+            lin, torch.randn(12, 6), generator=torch.Generator().manual_seed(s), **{axis: k / m}
+        )
+        for s in range(5)
+    ]  # 12 * 2 = 24 is a multiple of m = 8 and of m = 6
+    np.testing.assert_allclose(tiled, float(g.sum()), rtol=1e-5)

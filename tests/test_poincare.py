@@ -35,29 +35,37 @@ def test_linear_bound_is_exact_for_gaussians_and_loose_for_boxes():
     assert ritz_estimate(box) == pytest.approx(9 / np.pi**2, rel=0.05)
 
 
-def test_network_estimates_use_full_task_train_rows():
+def test_network_estimates_use_full_task_train_rows_with_exact_gc():
     metrics = pd.DataFrame(
         {
-            "run_id": ["a", "a", "b"],
+            "run_id": ["a", "a", "b", "a"],
+            "step": [10, 10, 10, 5],
             "dataset": "d",
-            "task": ["full", "full", "source"],
-            "split": ["train", "test", "train"],
-            "nc": [1.0, 50.0, 90.0],
-            "geometric_collapse": [4.0, 1.0, 1.0],
+            "task": ["full", "full", "source", "full"],
+            "split": ["train", "test", "train", "train"],
+            "gc_estimator": ["exact", "exact", "exact", "hutchinson"],
+            "nc": [1.0, 50.0, 90.0, 70.0],
+            "geometric_collapse": [4.0, 1.0, 1.0, 1.0],
         }
     )
     classes = pd.DataFrame(
         {
-            "run_id": ["a", "a", "b"],
-            "split": "train",
-            "class": [0, 1, 0],
-            "variance": [2.0, 3.0, 100.0],
-            "gc": [4.0, 2.0, 1.0],
+            "run_id": ["a", "a", "a", "b", "a"],
+            "step": [10, 10, 10, 10, 5],
+            "split": ["train", "train", "test", "train", "train"],
+            "class": [0, 1, 1, 0, 1],
+            "variance": [2.0, 3.0, 30.0, 100.0, 70.0],
+            "gc": [4.0, 2.0, 1.0, 1.0, 1.0],
         }
     )
     rows = pd.DataFrame(network_estimates(metrics, classes)).set_index(["method", "class"])
     assert rows.loc[("paper_nc_over_gcol", "max"), "estimate"] == 0.25
     assert rows.loc[("network_test_functions", "1"), "estimate"] == 1.5
+    # a preset that never logs exact GC keeps its Hutchinson checkpoints
+    metrics["gc_estimator"] = "hutchinson"
+    rows = pd.DataFrame(network_estimates(metrics, classes)).set_index(["method", "class"])
+    assert rows.loc[("paper_nc_over_gcol", "max"), "estimate"] == 70.0
+    assert rows.loc[("network_test_functions", "1"), "estimate"] == 70.0
 
 
 def test_prepared_constants_are_what_the_estimators_target(prepared_dir):
@@ -70,8 +78,9 @@ def test_common_constant_is_known_only_when_every_class_is(prepared_dir, tmp_pat
     from gcnc.poincare import poincare_table
 
     prepare_dataset("gaussians_mixtures", cfg, tmp_path / "gm")
-    empty = pd.DataFrame(columns=["run_id", "dataset", "task", "split", "nc", "geometric_collapse"])
-    classes = pd.DataFrame(columns=["run_id", "split", "class", "variance", "gc"])
+    columns = ["run_id", "step", "dataset", "task", "split", "gc_estimator", "nc"]
+    empty = pd.DataFrame(columns=[*columns, "geometric_collapse"])
+    classes = pd.DataFrame(columns=["run_id", "step", "split", "class", "variance", "gc"])
     table = poincare_table(
         empty,
         classes,

@@ -54,6 +54,7 @@ def prop41(metrics: pd.DataFrame, consts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             **_keys("prop4.1", t),
+            "gc_estimator": t.gc_estimator,
             "lhs": t.nc,
             "rhs": t.c * t.geometric_collapse,
             "geometric_collapse": t.geometric_collapse,
@@ -80,6 +81,7 @@ def prop43(
     return pd.DataFrame(
         {
             **_keys("prop4.3", t),
+            "gc_estimator": t.gc_estimator,
             "lhs": 1.0 - t.ncm_accuracy_test,
             "rhs": rhs,
             "rhs_with_l": rhs + l_term,

@@ -24,9 +24,9 @@ from torch import nn
 from gcnc.config import RunSpec
 from gcnc.data.prepared import Prepared
 from gcnc.metrics.collapse import geometric_collapse, neural_collapse
-from gcnc.metrics.gc import per_example_gc
+from gcnc.metrics.gc import gc_terms
 from gcnc.metrics.snapshot import embed_and_logits
-from gcnc.training import eval_subset
+from gcnc.training import eval_subset, gc_estimator
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -162,12 +162,13 @@ def evaluate_transfer(
     feats, _ = embed_and_logits(model, pool.x)
     feats = nn.functional.normalize(feats, dim=1)
     sub = eval_subset(pool, eval_examples)
-    sub_feats, _ = embed_and_logits(model, sub.x)
-    target_gc = float(
-        per_example_gc(
-            model.embed, sub.x, metric_cfg["gc_estimator"], n_probes=metric_cfg["gc_probes"]
-        ).mean()
+    sub_gc, sub_feats = gc_terms(
+        model.embed,
+        sub.x,
+        gc_estimator(metric_cfg, endpoint=True),
+        n_probes=metric_cfg["gc_probes"],
     )
+    target_gc = float(sub_gc.mean())
     src = pd.read_csv(source_metrics_csv)
     src_final = src[(src.split == "train") & (src.step == src.step.max())].iloc[0]
     common = {

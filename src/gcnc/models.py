@@ -11,8 +11,6 @@ import math
 
 import torch
 from torch import nn
-from torchvision.models import resnet18, resnet50
-from torchvision.models.vgg import cfgs as vgg_cfgs
 
 ARCHS = ("mlp", "cnn", "vgg11", "vgg13", "vgg16", "resnet18", "resnet50")
 VGG_CFG = {"vgg11": "A", "vgg13": "B", "vgg16": "D"}
@@ -58,6 +56,8 @@ def _cnn(shape: tuple[int, ...], width: int, embed_dim: int) -> nn.Module:
 
 
 def _vgg(arch: str, in_channels: int) -> tuple[nn.Module, int]:
+    from torchvision.models.vgg import cfgs as vgg_cfgs  # on demand: torchvision costs ~1.5 s
+
     layers: list[nn.Module] = []
     channels = in_channels
     for v in vgg_cfgs[VGG_CFG[arch]]:
@@ -71,6 +71,8 @@ def _vgg(arch: str, in_channels: int) -> tuple[nn.Module, int]:
 
 
 def _resnet(arch: str, in_channels: int) -> tuple[nn.Module, int]:
+    from torchvision.models import resnet18, resnet50  # on demand: torchvision costs ~1.5 s
+
     net = (resnet18 if arch == "resnet18" else resnet50)()
     net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
     body = nn.Sequential(

@@ -172,9 +172,16 @@ def _network_ratio(grp: pd.DataFrame) -> float:
 
 
 def network_estimates(metrics: pd.DataFrame, class_metrics: pd.DataFrame) -> list[dict[str, Any]]:
-    """Estimators 1 and 2 from the logged checkpoints of ``task == full`` runs (train split)."""
+    """Estimators 1 and 2 from the logged checkpoints of ``task == full`` runs (train split).
+
+    Only checkpoints whose GC was computed exactly are used when the preset logged any (a ratio
+    with a noisy GC estimate in its denominator is no longer a lower bound); a preset that logs
+    Hutchinson estimates only (``paper``) uses all of them.
+    """
     rows = []
     full = metrics[(metrics.task == "full") & (metrics.split == "train")]
+    exact = full.gc_estimator.eq("exact")
+    full = full[exact] if exact.any() else full
     for name, grp in full.groupby("dataset"):
         ratio = (grp.nc / grp.geometric_collapse).replace([np.inf, -np.inf], np.nan)
         rows.append(
@@ -187,8 +194,10 @@ def network_estimates(metrics: pd.DataFrame, class_metrics: pd.DataFrame) -> lis
                 "true_value": None,
             }
         )
-    cm = class_metrics.merge(metrics[["run_id", "dataset", "task"]].drop_duplicates(), on="run_id")
-    cm = cm[(cm.task == "full") & (cm.split == "train") & (cm.gc > 0)]
+    cm = class_metrics[class_metrics.split == "train"].merge(
+        full[["run_id", "step", "dataset"]].drop_duplicates(), on=["run_id", "step"]
+    )
+    cm = cm[cm.gc > 0]
     for (name, cls), grp in cm.groupby(["dataset", "class"]):
         rows.append(
             {

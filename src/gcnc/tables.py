@@ -21,4 +21,3 @@ def collect_runs(inputs: Mapping, outputs: Mapping) -> None:
         config = json.loads((Path(path).parent / "config.json").read_text())
         rows.append({**summary, **{k: v for k, v in config["run"].items() if k != "model"}})
     pd.DataFrame(rows).to_csv(outputs["runs"], index=False)
-

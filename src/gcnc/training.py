@@ -45,6 +45,14 @@ def _generator(*key: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def gc_estimator(metric_cfg: dict[str, Any], *, endpoint: bool) -> str:
+    """The GC estimator of a logging step: ``endpoint_gc_estimator`` (if set) at the first and
+    last step, the values the final-point analyses read; ``gc_estimator`` at every other step."""
+    if endpoint:
+        return metric_cfg.get("endpoint_gc_estimator", metric_cfg["gc_estimator"])
+    return metric_cfg["gc_estimator"]
+
+
 def eval_subset(split: Split, n: int) -> Split:
     """The first n examples of a fixed permutation of the split (same for every run)."""
     idx = torch.randperm(split.x.shape[0], generator=_generator(EVAL_SEED))[:n]
@@ -115,6 +123,7 @@ def pretrain(
 
     def log(step: int) -> None:
         means = None
+        estimator = gc_estimator(metric_cfg, endpoint=step in (0, spec.steps))
         for split in ("train", "test"):
             ev = evals[split]
             row, crows, split_means = snapshot(
@@ -122,7 +131,7 @@ def pretrain(
                 ev.x.to(device),
                 ev.y.to(device),
                 n_classes,
-                estimator=metric_cfg["gc_estimator"],
+                estimator=estimator,
                 n_probes=metric_cfg["gc_probes"],
                 generator=_generator(spec.seed, step, 1),
                 ncm_means=means,

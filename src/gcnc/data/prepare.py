@@ -7,11 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from gcnc.data.digits import make_digits
-from gcnc.data.mini_imagenet import load_mini_imagenet
 from gcnc.data.prepared import write_prepared
 from gcnc.data.synthetic import make_gaussians, make_uniform_boxes
-from gcnc.data.torchvision_sets import load_torchvision
 
 
 def _channel_stats(x: np.ndarray, scale: float) -> tuple[list[float], list[float]]:
@@ -22,17 +19,27 @@ def _channel_stats(x: np.ndarray, scale: float) -> tuple[list[float], list[float
 
 
 def build_dataset(name: str, spec: dict[str, Any], raw_dir: Path, allow_download: bool):
-    """Arrays and metadata of one dataset of the config (nothing written)."""
+    """Arrays and metadata of one dataset of the config (nothing written).
+
+    The readers of real data (scikit-learn, PIL, torchvision) are imported here, on demand, so
+    that importing :mod:`gcnc.data` for a training job does not pay for them (about 2 s).
+    """
     kind = spec["kind"]
     if kind == "digits":
+        from gcnc.data.digits import make_digits
+
         arrays, meta = make_digits(spec)
     elif kind == "gaussians":
         arrays, meta = make_gaussians(spec)
     elif kind == "uniform_boxes":
         arrays, meta = make_uniform_boxes(spec)
     elif kind == "mini_imagenet":
+        from gcnc.data.mini_imagenet import load_mini_imagenet
+
         arrays, meta = load_mini_imagenet(raw_dir, spec)
     else:
+        from gcnc.data.torchvision_sets import load_torchvision
+
         arrays, meta = load_torchvision(kind, raw_dir, allow_download)
     meta.update({"name": name, "kind": kind, "spec": spec})
     for key in ("source_classes", "target_classes"):

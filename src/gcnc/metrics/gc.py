@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,43 +35,51 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
         module.train(was_training)
 
 
-def _reverse_sq_norms(embed: nn.Module, x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-    """||grad_x f_a(x_i)||^2 for every example i and embedding coordinate a in ``coords``.
+def _reverse_sq_norms(
+    embed: nn.Module, x: torch.Tensor, coords: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """||grad_x f_a(x_i)||^2 for every example i and embedding coordinate a = coords[i, j].
 
-    One batched VJP (backward pass through the retained graph) per coordinate; exact per example
-    because, in eval mode, the examples of a batch do not interact. Shape (n, len(coords)).
+    One batched VJP (backward pass through the retained graph) per column j of ``coords``, whose
+    cotangent selects coordinate coords[i, j] for example i, so each example may use its own
+    coordinates at no extra cost; exact per example because, in eval mode, the examples of a batch
+    do not interact. Returns shape (n, coords.shape[1]) and the embeddings f(x).
     """
     x = x.detach().requires_grad_(True)
-    out_sq = torch.zeros(x.shape[0], len(coords), dtype=torch.float64, device=x.device)
+    out_sq = torch.zeros(coords.shape, dtype=torch.float64, device=x.device)
     with torch.enable_grad():
         out = embed(x)
-        for i, a in enumerate(coords.tolist()):
-            (g,) = torch.autograd.grad(out[:, a].sum(), x, retain_graph=i < len(coords) - 1)
-            out_sq[:, i] = g.flatten(1).pow(2).sum(1).double()
-    return out_sq
+        for j in range(coords.shape[1]):
+            cotangent = torch.zeros_like(out).scatter_(1, coords[:, j : j + 1], 1.0)
+            last = j == coords.shape[1] - 1
+            (g,) = torch.autograd.grad(out, x, grad_outputs=cotangent, retain_graph=not last)
+            out_sq[:, j] = g.flatten(1).pow(2).sum(1).double()
+    return out_sq, out.detach()
 
 
-def _forward_sq_norms(embed: nn.Module, x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-    """sum_{b in coords} (d f_a / d x_b)^2 for every example and embedding coordinate a.
+def _forward_sq_norms(
+    embed: nn.Module, x: torch.Tensor, coords: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """sum_j (d f_a / d x_b)^2, b = coords[i, j], for every example i and embedding coordinate a.
 
-    One JVP per input coordinate b. Shape (n, p).
+    One JVP per column j of ``coords``, whose tangent selects input coordinate coords[i, j] for
+    example i. Returns shape (n, p) and the embeddings f(x).
     """
     x = x.detach()
-    tangent = torch.zeros_like(x).flatten(1)
-    out_sq = None
-    for b in coords.tolist():
-        tangent.zero_()
-        tangent[:, b] = 1.0
-        _, col = jvp(embed, (x,), (tangent.view_as(x),))
+    out, out_sq = None, None
+    for j in range(coords.shape[1]):
+        tangent = torch.zeros_like(x).flatten(1).scatter_(1, coords[:, j : j + 1], 1.0)
+        out, col = jvp(embed, (x,), (tangent.view_as(x),))
         sq = col.detach().flatten(1).double().pow(2)
         out_sq = sq if out_sq is None else out_sq + sq
-    return out_sq
+    return out_sq, out.detach()
 
 
 def _hutchinson_sq_norms(
     embed: nn.Module, x: torch.Tensor, n_probes: int, generator: torch.Generator | None
-) -> torch.Tensor:
-    """Per-example mean over Rademacher probes v of ||v^T J||^2, unbiased for ||J||_F^2."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-example mean over Rademacher probes v of ||v^T J||^2, unbiased for ||J||_F^2, and
+    the embeddings f(x)."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         out = embed(x)
@@ -79,7 +88,7 @@ def _hutchinson_sq_norms(
             v = _rademacher(out.shape, generator, out.device, out.dtype)
             (g,) = torch.autograd.grad(out, x, grad_outputs=v, retain_graph=i < n_probes - 1)
             total += g.flatten(1).pow(2).sum(1).double()
-    return total / n_probes
+    return total / n_probes, out.detach()
 
 
 def _rademacher(shape, generator, device, dtype) -> torch.Tensor:
@@ -87,80 +96,105 @@ def _rademacher(shape, generator, device, dtype) -> torch.Tensor:
     return (2 * bits - 1).to(dtype)
 
 
-def _subset(n: int, fraction: float | None, generator: torch.Generator | None) -> torch.Tensor:
+def _coords(
+    n: int, total: int, fraction: float | None, generator: torch.Generator | None
+) -> torch.Tensor:
+    """(n, k) coordinate indices, k = ceil(fraction * total); all ``total`` when ``fraction`` is
+    None or 1.
+
+    Every example gets a uniformly random k-subset (so each example's estimate is unbiased), and
+    the subsets tile one random permutation: example i takes positions i*k, ..., i*k + k - 1
+    (mod total). Over the batch every coordinate is then kept equally often (up to one), so the
+    spread between coordinates that all examples share cancels in the batch mean and only the
+    example-to-example part of the sampling variance remains.
+    """
     if fraction is None or fraction >= 1.0:
-        return torch.arange(n)
-    k = max(1, math.ceil(fraction * n))
-    return torch.randperm(n, generator=generator)[:k].sort().values
+        return torch.arange(total).expand(n, total)
+    k = max(1, math.ceil(fraction * total))
+    perm = torch.randperm(total, generator=generator)
+    return perm[(torch.arange(n)[:, None] * k + torch.arange(k)) % total]
 
 
-def per_example_gc(
+def gc_terms(
     embed: nn.Module,
     x: torch.Tensor,
     estimator: str = "exact",
     *,
+    per_feature: bool = False,
     n_probes: int = 16,
     input_fraction: float | None = None,
     feature_fraction: float | None = None,
     generator: torch.Generator | None = None,
-    chunk_size: int = 256,
-) -> torch.Tensor:
-    """||grad_x f(x_i)||_F^2 for every row x_i of ``x`` (float64, shape (n,)), f in eval mode.
+    chunk_size: int = 512,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Squared Jacobian norms of f at the rows of ``x`` and the embeddings f(x), in eval mode.
+
+    The first tensor is ||grad_x f(x_i)||_F^2 per example (float64, shape (n,)) or, with
+    ``per_feature`` (exact only), ||grad_x f_a(x_i)||^2 per example and feature (shape (n, p));
+    the second is f(x) from the same forward pass, so a caller that needs both pays for one.
 
     ``exact`` picks forward mode (d JVPs) when ``JVP_COST * d < p`` and reverse mode (p VJPs)
     otherwise; a JVP costs about twice a VJP in PyTorch on the CPU (BENCHMARKS.md).
     ``input_fraction`` keeps a random subset of Jacobian columns (input entries; forward mode) and
-    ``feature_fraction`` a random subset of rows (embedding features; reverse mode), each rescaled
-    by the inverse fraction actually kept so the estimate stays unbiased. ``hutchinson`` uses
-    ``n_probes`` Rademacher probes.
+    ``feature_fraction`` a random subset of rows (embedding features; reverse mode), rescaled by
+    the inverse fraction kept so every example's estimate stays unbiased. Each example has its
+    own subset at the cost of one shared subset (one JVP / VJP per kept coordinate), and the
+    subsets of a batch tile a random permutation (see ``_coords``), which cancels the spread
+    between coordinates in the batch mean: one subset shared by all examples had 4-7% error at a
+    fraction of 1/8, this design 0.2% (BENCHMARKS.md). ``hutchinson`` uses ``n_probes``
+    Rademacher probes, independent per example.
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown GC estimator '{estimator}'; choose one of {ESTIMATORS}")
-    if estimator == "hutchinson" and (input_fraction or feature_fraction):
+    sampled = bool(input_fraction or feature_fraction)
+    if estimator == "hutchinson" and sampled:
         raise ValueError("input_fraction / feature_fraction apply to the exact estimator only")
     if input_fraction and feature_fraction:
         raise ValueError("sample either Jacobian entries (input) or features, not both at once")
+    if per_feature and (estimator != "exact" or sampled):
+        raise ValueError("per-feature GC is computed exactly only")
     if x.shape[0] == 0:
-        raise ValueError("per_example_gc needs at least one example")
+        raise ValueError("GC needs at least one example")
     d = math.prod(x.shape[1:])
     with eval_mode(embed), torch.no_grad():
         p = embed(x[:1]).shape[1]
-    rows, cols = None, None
     if feature_fraction is not None:
-        rows = _subset(p, feature_fraction, generator)
+        forward, fraction = False, feature_fraction
     elif input_fraction is not None:
-        cols = _subset(d, input_fraction, generator)
-    elif estimator == "exact":
-        rows, cols = (None, torch.arange(d)) if JVP_COST * d < p else (torch.arange(p), None)
-    parts = []
+        forward, fraction = True, input_fraction
+    else:
+        forward, fraction = JVP_COST * d < p, None
+    norms, feats = [], []
     with eval_mode(embed):
         for chunk in x.split(chunk_size):
             if estimator == "hutchinson":
-                parts.append(_hutchinson_sq_norms(embed, chunk, n_probes, generator))
-            elif rows is not None:
-                parts.append(_reverse_sq_norms(embed, chunk, rows).sum(1) * (p / len(rows)))
+                sq, out = _hutchinson_sq_norms(embed, chunk, n_probes, generator)
             else:
-                parts.append(_forward_sq_norms(embed, chunk, cols).sum(1) * (d / len(cols)))
-    return torch.cat(parts)
+                total = d if forward else p
+                coords = _coords(chunk.shape[0], total, fraction, generator).to(x.device)
+                norms_of = _forward_sq_norms if forward else _reverse_sq_norms
+                sq, out = norms_of(embed, chunk, coords)
+                sq = sq if per_feature else sq.sum(1) * (total / coords.shape[1])
+            norms.append(sq)
+            feats.append(out)
+    return torch.cat(norms), torch.cat(feats)
 
 
-def per_feature_gc(embed: nn.Module, x: torch.Tensor, chunk_size: int = 256) -> torch.Tensor:
+def per_example_gc(
+    embed: nn.Module, x: torch.Tensor, estimator: str = "exact", **kwargs: Any
+) -> torch.Tensor:
+    """||grad_x f(x_i)||_F^2 for every row x_i of ``x`` (float64, shape (n,)), f in eval mode;
+    the estimators and their keyword arguments are those of :func:`gc_terms`."""
+    return gc_terms(embed, x, estimator, **kwargs)[0]
+
+
+def per_feature_gc(embed: nn.Module, x: torch.Tensor, chunk_size: int = 512) -> torch.Tensor:
     """Exact ||grad_x f_a(x_i)||^2 for every example i and embedding coordinate a, shape (n, p).
 
     Rows sum to :func:`per_example_gc`; column means are the GC of each single feature f_a, the
     denominator of the Poincare ratio Var(f_a) / E||grad f_a||^2 along a feature direction.
     """
-    d = math.prod(x.shape[1:])
-    with eval_mode(embed), torch.no_grad():
-        p = embed(x[:1]).shape[1]
-    parts = []
-    with eval_mode(embed):
-        for chunk in x.split(chunk_size):
-            if JVP_COST * d < p:
-                parts.append(_forward_sq_norms(embed, chunk, torch.arange(d)))
-            else:
-                parts.append(_reverse_sq_norms(embed, chunk, torch.arange(p)))
-    return torch.cat(parts)
+    return gc_terms(embed, x, per_feature=True, chunk_size=chunk_size)[0]
 
 
 def embedding_gc(

@@ -20,7 +20,7 @@ from gcnc.metrics.collapse import (
     neural_collapse,
     numerical_rank,
 )
-from gcnc.metrics.gc import eval_mode, per_example_gc, per_feature_gc
+from gcnc.metrics.gc import eval_mode, gc_terms
 
 
 @torch.no_grad()
@@ -51,19 +51,22 @@ def snapshot(
     ``ncm_means`` are the class means the nearest-class-mean classifier uses (the training split's
     for a test split, as in Prop. 4.3); by default this split's own means.
     """
-    feats, logits = embed_and_logits(model, x)
+    if estimator == "exact":
+        per_feat, feats = gc_terms(model.embed, x, per_feature=True)
+        per_ex = per_feat.sum(1)
+    else:
+        per_ex, feats = gc_terms(model.embed, x, estimator, n_probes=n_probes, generator=generator)
+    with eval_mode(model), torch.no_grad():
+        logits = model.head(feats)
     stats = class_stats(feats, y, n_classes)
     counts = stats.counts
     if estimator == "exact":
-        per_feat = per_feature_gc(model.embed, x)
-        per_ex = per_feat.sum(1)
         feat_gc = torch.zeros(n_classes, per_feat.shape[1], dtype=torch.float64)
         feat_gc = feat_gc.index_add_(0, y, per_feat) / counts[:, None]
         centred = (feats.double() - stats.means[y]).pow(2)
         feat_var = torch.zeros_like(feat_gc).index_add_(0, y, centred) / counts[:, None]
         best_ratio = (feat_var / feat_gc.clamp_min(1e-300)).where(feat_gc > 0, 0.0).max(1).values
     else:
-        per_ex = per_example_gc(model.embed, x, estimator, n_probes=n_probes, generator=generator)
         best_ratio = torch.full((n_classes,), float("nan"), dtype=torch.float64)
     class_gc = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, y, per_ex) / counts
     gc = float(per_ex.mean())
