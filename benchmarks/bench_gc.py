@@ -9,7 +9,9 @@ gcnc's exact GC; vmap(jacrev) per example; Hutchinson and feature sampling (erro
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from collections.abc import Callable
 
 import torch
 from torch.func import jacrev, jvp, vmap
@@ -53,6 +55,21 @@ def vmap_jacrev(embed, x, chunk_size=None):
     return float(jac.pow(2).sum()) / x.shape[0]
 
 
+def interleaved(
+    methods: dict[str, Callable[[], object]], repeats: int
+) -> tuple[dict[str, list[float]], dict[str, object]]:
+    """Seconds of every method over ``repeats`` rounds (the methods alternating within a round,
+    so that drift on a shared machine hits all of them alike) and each method's last result."""
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    results: dict[str, object] = {}
+    for _ in range(repeats):
+        for name, fn in methods.items():
+            t = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t)
+    return times, results
+
+
 def bench_exact(
     name: str, embed, x, repeats: int, with_jvp: bool = True, chunk_size: int | None = None
 ) -> None:
@@ -60,24 +77,32 @@ def bench_exact(
     n, d = x.shape[0], x[0].numel()
     with torch.no_grad():
         p = embed(x[:1]).shape[1]
-    t_fwd, _ = best_of(lambda: embed(x), repeats)
-    t_vjp, ref = best_of(lambda: vjp_loop(embed, x), repeats)
-    t_jvp = best_of(lambda: jvp_loop(embed, x), 1)[0] if with_jvp else float("inf")
-    t_ours, exact = best_of(lambda: embedding_gc(embed, x), repeats)
-    t_jac, via_jac = best_of(lambda: vmap_jacrev(embed, x, chunk_size), 1)
-    plain = min(t_vjp, t_jvp)
-    print(f"\n## {name}: n={n}, d={d}, p={p}, threads={torch.get_num_threads()}")
-    print("| method | seconds | relative to exact | GC |")
-    print("|---|---|---|---|")
-    print(f"| one forward pass | {t_fwd:.3f} | | |")
-    print(f"| loop of {p} batched VJPs (plain) | {t_vjp:.3f} | {t_vjp / t_ours:.2f} | {ref:.5g} |")
+    methods = {
+        "one forward pass": lambda: embed(x),
+        f"loop of {p} batched VJPs (plain)": lambda: vjp_loop(embed, x),
+        "gcnc exact": lambda: embedding_gc(embed, x),
+        "vmap(jacrev) per example": lambda: vmap_jacrev(embed, x, chunk_size),
+    }
     if with_jvp:
-        print(f"| loop of {d} batched JVPs (plain) | {t_jvp:.3f} | {t_jvp / t_ours:.2f} | |")
-    print(f"| gcnc exact | {t_ours:.3f} | 1.00 | {exact:.5g} |")
-    print(f"| vmap(jacrev) per example | {t_jac:.3f} | {t_jac / t_ours:.2f} | {via_jac:.5g} |")
+        methods[f"loop of {d} batched JVPs (plain)"] = lambda: jvp_loop(embed, x)
+    times, results = interleaved(methods, repeats)
+    best = {k: min(v) for k, v in times.items()}
+    median = {k: statistics.median(v) for k, v in times.items()}
+    print(f"\n## {name}: n={n}, d={d}, p={p}, threads={torch.get_num_threads()}")
+    values = ", ".join(f"{k} {v:.6g}" for k, v in results.items() if isinstance(v, float))
+    print(f"GC: {values}")
+    print(f"| method | best of {repeats} (s) | median (s) | best / gcnc exact |")
+    print("|---|---|---|---|")
+    for k in methods:
+        print(f"| {k} | {best[k]:.3f} | {median[k]:.3f} | {best[k] / best['gcnc exact']:.2f} |")
+    plain = min(v for k, v in best.items() if k.startswith("loop"))
+    plain_med = min(v for k, v in median.items() if k.startswith("loop"))
+    ours, ours_med = best["gcnc exact"], median["gcnc exact"]
+    jac, jac_med = best["vmap(jacrev) per example"], median["vmap(jacrev) per example"]
     print(
-        f"\nexact / better plain baseline = {t_ours / plain:.2f} (target <= 1.3); "
-        f"vmap(jacrev) / exact = {t_jac / t_ours:.2f} (target >= 2.5)"
+        f"\nexact / better plain baseline = {ours / plain:.2f} best, {ours_med / plain_med:.2f} "
+        f"median (target <= 1.3); vmap(jacrev) / exact = {jac / ours:.2f} best, "
+        f"{jac_med / ours_med:.2f} median (target >= 2.5)"
     )
 
 
@@ -127,11 +152,11 @@ def main() -> None:
 
     digits = torch.tensor(load_digits().images[:500, None], dtype=torch.float32) / 16.0
     cnn = build_model("cnn", (1, 8, 8), 10, embed_dim=128)
-    bench_exact("cnn on digits", cnn.embed, digits, repeats=5)
+    bench_exact("cnn on digits", cnn.embed, digits, repeats=9)
     bench_estimators("cnn on digits", cnn.embed, digits, seeds=10, repeats=3)
     resnet = build_model("resnet18", (3, 32, 32), 10)
     x = torch.randn(args.resnet_n, 3, 32, 32)
-    bench_exact("resnet18 on 32x32", resnet.embed, x, repeats=1, with_jvp=False, chunk_size=8)
+    bench_exact("resnet18 on 32x32", resnet.embed, x, repeats=2, with_jvp=False, chunk_size=8)
     x = torch.randn(args.resnet_estimator_n, 3, 32, 32)
     bench_estimators("resnet18 on 32x32", resnet.embed, x, with_entries=False)
 

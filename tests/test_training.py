@@ -1,5 +1,6 @@
 """Pretraining: determinism, exact resumption after a kill, divergence handling, logged columns."""
 
+import copy
 import json
 
 import pandas as pd
@@ -52,7 +53,7 @@ def spec(**kw) -> RunSpec:
 
 
 def metrics(path) -> pd.DataFrame:
-    return pd.read_csv(path / "metrics.csv").drop(columns="wall_time")
+    return pd.read_csv(path / "metrics.csv").drop(columns=["wall_time", "log_seconds"])
 
 
 def test_logs_every_metric_and_is_deterministic(digits, config, tmp_path):
@@ -61,6 +62,7 @@ def test_logs_every_metric_and_is_deterministic(digits, config, tmp_path):
     pretrain(spec(), digits, preset, tmp_path / "b", progress=False)
     table = metrics(tmp_path / "a")
     assert set(table.columns) >= COLUMNS
+    assert (pd.read_csv(tmp_path / "a" / "metrics.csv").log_seconds > 0).all()
     assert sorted(table.step.unique()) == [0, 20, 40, 60] and set(table.split) == {"train", "test"}
     pd.testing.assert_frame_equal(table, metrics(tmp_path / "b"))
     assert a["status"] == "ok"
@@ -113,3 +115,23 @@ def test_higher_gc_regularisation_lowers_gc(digits, config, tmp_path):
         t = pd.read_csv(tmp_path / str(lam) / "metrics.csv")
         gcs.append(t[(t.split == "train")].gc.iloc[-1])
     assert gcs[1] < gcs[0]
+
+
+def test_endpoint_gc_is_exact_and_intermediate_gc_uses_the_configured_estimator(
+    digits, config, tmp_path
+):
+    preset = copy.deepcopy(config["presets"]["smoke"])
+    preset["metrics"].update(gc_estimator="hutchinson", gc_probes=2, endpoint_gc_estimator="exact")
+    pretrain(spec(), digits, preset, tmp_path / "mixed", progress=False)
+    exact = copy.deepcopy(config["presets"]["smoke"])
+    exact["metrics"]["gc_estimator"] = "exact"
+    pretrain(spec(), digits, exact, tmp_path / "exact", progress=False)
+    mixed, ref = metrics(tmp_path / "mixed"), metrics(tmp_path / "exact")
+    by_step = mixed.groupby("step").gc_estimator.agg(set).to_dict()
+    assert by_step == {0: {"exact"}, 20: {"hutchinson"}, 40: {"hutchinson"}, 60: {"exact"}}
+    # the estimator only changes what is measured, not the training: exact rows agree exactly
+    ends = mixed.step.isin([0, 60])
+    pd.testing.assert_frame_equal(mixed[ends], ref[ends])
+    middle = ~ends
+    rel = (mixed.gc[middle] - ref.gc[middle]).abs() / ref.gc[middle]
+    assert (rel > 0).all() and (rel < 0.5).all()

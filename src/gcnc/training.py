@@ -126,6 +126,7 @@ def pretrain(
         estimator = gc_estimator(metric_cfg, endpoint=step in (0, spec.steps))
         for split in ("train", "test"):
             ev = evals[split]
+            started = time.perf_counter()
             row, crows, split_means = snapshot(
                 model,
                 ev.x.to(device),
@@ -142,6 +143,7 @@ def pretrain(
                 if split == "train"
                 else float("nan")
             )
+            row["log_seconds"] = time.perf_counter() - started  # what this measurement cost
             rows.append({"step": step, "split": split, **row, "wall_time": time.time() - t0})
             class_rows.extend({"step": step, "split": split, **c} for c in crows)
 

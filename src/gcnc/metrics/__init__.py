@@ -1,8 +1,9 @@
 """Measurements of the paper: embedding GC, CDNV / NC, geometric collapse (Eq. 7), NC1-NC4.
 
-Public API: :func:`embedding_gc`, :func:`per_example_gc`, :func:`gc_penalty`, :func:`cdnv`,
-:func:`neural_collapse`, :func:`geometric_collapse`, :func:`nc1`, :func:`nc2`, :func:`nc3`,
-:func:`nc4`, :func:`numerical_rank`, :func:`ncm_accuracy`, :func:`path_slope`.
+Public API: :func:`embedding_gc`, :func:`per_example_gc`, :func:`per_feature_gc`,
+:func:`gc_penalty`, :func:`cdnv`, :func:`neural_collapse`, :func:`geometric_collapse`, :func:`nc1`,
+:func:`nc2`, :func:`nc3`, :func:`nc4`, :func:`numerical_rank`, :func:`ncm_accuracy`,
+:func:`path_slope`.
 """
 
 from gcnc.metrics.collapse import (
@@ -20,7 +21,7 @@ from gcnc.metrics.collapse import (
     neural_collapse,
     numerical_rank,
 )
-from gcnc.metrics.gc import embedding_gc, gc_penalty, per_example_gc
+from gcnc.metrics.gc import embedding_gc, gc_penalty, per_example_gc, per_feature_gc
 from gcnc.metrics.slope import path_slope
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "numerical_rank",
     "path_slope",
     "per_example_gc",
+    "per_feature_gc",
 ]

@@ -191,8 +191,8 @@ def per_example_gc(
 def per_feature_gc(embed: nn.Module, x: torch.Tensor, chunk_size: int = 512) -> torch.Tensor:
     """Exact ||grad_x f_a(x_i)||^2 for every example i and embedding coordinate a, shape (n, p).
 
-    Rows sum to :func:`per_example_gc`; column means are the GC of each single feature f_a, the
-    denominator of the Poincare ratio Var(f_a) / E||grad f_a||^2 along a feature direction.
+    Rows sum to :func:`per_example_gc`; column means are the GC of each single feature f_a
+    (which features carry the embedding's complexity).
     """
     return gc_terms(embed, x, per_feature=True, chunk_size=chunk_size)[0]
 

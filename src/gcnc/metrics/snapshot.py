@@ -51,23 +51,11 @@ def snapshot(
     ``ncm_means`` are the class means the nearest-class-mean classifier uses (the training split's
     for a test split, as in Prop. 4.3); by default this split's own means.
     """
-    if estimator == "exact":
-        per_feat, feats = gc_terms(model.embed, x, per_feature=True)
-        per_ex = per_feat.sum(1)
-    else:
-        per_ex, feats = gc_terms(model.embed, x, estimator, n_probes=n_probes, generator=generator)
+    per_ex, feats = gc_terms(model.embed, x, estimator, n_probes=n_probes, generator=generator)
     with eval_mode(model), torch.no_grad():
         logits = model.head(feats)
     stats = class_stats(feats, y, n_classes)
     counts = stats.counts
-    if estimator == "exact":
-        feat_gc = torch.zeros(n_classes, per_feat.shape[1], dtype=torch.float64)
-        feat_gc = feat_gc.index_add_(0, y, per_feat) / counts[:, None]
-        centred = (feats.double() - stats.means[y]).pow(2)
-        feat_var = torch.zeros_like(feat_gc).index_add_(0, y, centred) / counts[:, None]
-        best_ratio = (feat_var / feat_gc.clamp_min(1e-300)).where(feat_gc > 0, 0.0).max(1).values
-    else:
-        best_ratio = torch.full((n_classes,), float("nan"), dtype=torch.float64)
     class_gc = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, y, per_ex) / counts
     gc = float(per_ex.mean())
     means = stats.means if ncm_means is None else ncm_means
@@ -98,7 +86,6 @@ def snapshot(
             "n": int(stats.counts[c]),
             "gc": float(class_gc[c]),
             "variance": float(stats.variances[c]),
-            "best_feature_ratio": float(best_ratio[c]),
         }
         for c in range(n_classes)
     ]
