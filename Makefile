@@ -12,7 +12,7 @@ setup:  ## isolated environment with pinned dependencies and the gcnc package (e
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ".[dev]"
 
-run:  ## the main job: one preset (default quick: offline, CPU, ~4 min on 2 cores) through Snakemake
+run:  ## the main job: one preset (default quick: offline, CPU, ~4-7 min on 2 cores) through Snakemake
 	snakemake --cores $(CORES) --rerun-incomplete --config preset=$(PRESET)
 
 reproduce:  ## the same study through DVC (records dvc.lock), preset from params.yaml
