@@ -12,7 +12,7 @@ features, each rescaled to stay unbiased) and Hutchinson's trace estimator (one 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,26 +35,40 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
         module.train(was_training)
 
 
+def _vjp_sq_norms(
+    embed: nn.Module,
+    x: torch.Tensor,
+    cotangents: Callable[[int, torch.Tensor], torch.Tensor],
+    k: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """||v_j(x_i)^T J_f(x_i)||^2 for every example i and j < k, and the embeddings f(x).
+
+    One forward pass, then one batched VJP (backward pass through the retained graph) per j with
+    the cotangent ``cotangents(j, f(x))``, one row per example; exact per example because, in eval
+    mode, the examples of a batch do not interact. Shape (n, k).
+    """
+    x = x.detach().requires_grad_(True)
+    out_sq = torch.zeros(x.shape[0], k, dtype=torch.float64, device=x.device)
+    with torch.enable_grad():
+        out = embed(x)
+        for j in range(k):
+            v = cotangents(j, out)
+            (g,) = torch.autograd.grad(out, x, grad_outputs=v, retain_graph=j < k - 1)
+            out_sq[:, j] = g.flatten(1).pow(2).sum(1).double()
+    return out_sq, out.detach()
+
+
 def _reverse_sq_norms(
     embed: nn.Module, x: torch.Tensor, coords: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """||grad_x f_a(x_i)||^2 for every example i and embedding coordinate a = coords[i, j].
+    """||grad_x f_a(x_i)||^2 for every example i and embedding coordinate a = coords[i, j]: the
+    cotangent of VJP j selects coordinate coords[i, j] for example i, so each example may use its
+    own coordinates at no extra cost. Shape (n, coords.shape[1]), and the embeddings f(x)."""
 
-    One batched VJP (backward pass through the retained graph) per column j of ``coords``, whose
-    cotangent selects coordinate coords[i, j] for example i, so each example may use its own
-    coordinates at no extra cost; exact per example because, in eval mode, the examples of a batch
-    do not interact. Returns shape (n, coords.shape[1]) and the embeddings f(x).
-    """
-    x = x.detach().requires_grad_(True)
-    out_sq = torch.zeros(coords.shape, dtype=torch.float64, device=x.device)
-    with torch.enable_grad():
-        out = embed(x)
-        for j in range(coords.shape[1]):
-            cotangent = torch.zeros_like(out).scatter_(1, coords[:, j : j + 1], 1.0)
-            last = j == coords.shape[1] - 1
-            (g,) = torch.autograd.grad(out, x, grad_outputs=cotangent, retain_graph=not last)
-            out_sq[:, j] = g.flatten(1).pow(2).sum(1).double()
-    return out_sq, out.detach()
+    def one_hot(j: int, out: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(out).scatter_(1, coords[:, j : j + 1], 1.0)
+
+    return _vjp_sq_norms(embed, x, one_hot, coords.shape[1])
 
 
 def _forward_sq_norms(
@@ -80,15 +94,12 @@ def _hutchinson_sq_norms(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-example mean over Rademacher probes v of ||v^T J||^2, unbiased for ||J||_F^2, and
     the embeddings f(x)."""
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        out = embed(x)
-        total = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
-        for i in range(n_probes):
-            v = _rademacher(out.shape, generator, out.device, out.dtype)
-            (g,) = torch.autograd.grad(out, x, grad_outputs=v, retain_graph=i < n_probes - 1)
-            total += g.flatten(1).pow(2).sum(1).double()
-    return total / n_probes, out.detach()
+
+    def probe(_: int, out: torch.Tensor) -> torch.Tensor:
+        return _rademacher(out.shape, generator, out.device, out.dtype)
+
+    sq, out = _vjp_sq_norms(embed, x, probe, n_probes)
+    return sq.mean(1), out
 
 
 def _rademacher(shape, generator, device, dtype) -> torch.Tensor:
