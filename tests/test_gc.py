@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from gcnc.metrics import embedding_gc, gc_penalty, per_example_gc
-from gcnc.metrics.gc import _forward_sq_norms, _reverse_sq_norms
+from gcnc.metrics.gc import _forward_sq_norms, _reverse_sq_norms, default_vjp_batch
 from gcnc.models import build_model
 
 
@@ -46,13 +46,46 @@ def test_gc_matches_finite_differences(arch, shape):
     np.testing.assert_allclose(exact, finite_difference_gc(model.embed, x), rtol=1e-5)
 
 
-def test_forward_and_reverse_modes_agree():
+@pytest.mark.parametrize("vjp_batch", [1, 4, 10])  # one per pass, padded last pass, all at once
+def test_forward_and_reverse_modes_agree(vjp_batch):
     torch.manual_seed(2)
-    model = build_model("cnn", (1, 8, 8), 3, embed_dim=12).double().eval()
+    model = build_model("cnn", (1, 8, 8), 3, embed_dim=10).double().eval()
     x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
-    rev = _reverse_sq_norms(model.embed, x, torch.arange(12).expand(5, 12))
+    rev = _reverse_sq_norms(model.embed, x, torch.arange(10).expand(5, 10), vjp_batch)
     fwd = _forward_sq_norms(model.embed, x, torch.arange(64).expand(5, 64))
     torch.testing.assert_close(rev, fwd)
+
+
+def test_batched_hutchinson_probes_match_one_probe_per_pass():
+    torch.manual_seed(3)
+    model = build_model("cnn", (1, 8, 8), 3, embed_dim=12).double()
+    x = torch.randn(6, 1, 8, 8, dtype=torch.float64)
+    runs = [
+        per_example_gc(
+            model.embed,
+            x,
+            "hutchinson",
+            n_probes=7,
+            vjp_batch=b,
+            generator=torch.Generator().manual_seed(4),
+        )
+        for b in (1, 3)
+    ]
+    torch.testing.assert_close(runs[0], runs[1])
+    with pytest.raises(ValueError, match="vjp_batch"):
+        per_example_gc(model.embed, x, vjp_batch=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_gpu_stacked_copies_match_float64_on_the_cpu():
+    torch.manual_seed(5)
+    model = build_model("resnet18", (3, 32, 32), 3)
+    x = torch.randn(6, 3, 32, 32)
+    gpu = model.embed.cuda().eval()
+    assert default_vjp_batch(gpu, x.cuda(), 512) > 1
+    got = per_example_gc(gpu, x.cuda()).cpu()
+    expected = per_example_gc(model.embed.cpu().double(), x.double())
+    torch.testing.assert_close(got, expected, rtol=5e-3, atol=0)  # TF32 convolutions on the GPU
 
 
 def test_batchnorm_measured_in_eval_mode_and_mode_restored():

@@ -22,6 +22,7 @@ from torch.func import jvp
 
 ESTIMATORS = ("exact", "hutchinson")
 JVP_COST = 2.0  # cost of one forward-mode JVP relative to one reverse-mode VJP (measured)
+GPU_ACTIVATION_BYTES = 8 * 2**30  # activations of stacked copies per backward pass on a GPU
 
 
 @contextmanager
@@ -40,26 +41,38 @@ def _vjp_sq_norms(
     x: torch.Tensor,
     cotangents: Callable[[int, torch.Tensor], torch.Tensor],
     k: int,
+    vjp_batch: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """||v_j(x_i)^T J_f(x_i)||^2 for every example i and j < k, and the embeddings f(x).
 
-    One forward pass, then one batched VJP (backward pass through the retained graph) per j with
-    the cotangent ``cotangents(j, f(x))``, one row per example; exact per example because, in eval
-    mode, the examples of a batch do not interact. Shape (n, k).
+    One forward pass, then batched VJPs (backward passes through the retained graph) with the
+    cotangents ``cotangents(j, f(x))``, one row per example; exact per example because, in eval
+    mode, the examples of a batch do not interact. With ``vjp_batch`` m > 1 the forward pass runs
+    on m stacked copies of x and copy c takes the cotangents of VJP j + c, so one backward pass
+    does m VJPs with the network's own batched kernels: m times the activation memory, no gain on
+    a CPU, large on a GPU that one small batch leaves idle (BENCHMARKS.md). Shape (n, k).
     """
-    x = x.detach().requires_grad_(True)
-    out_sq = torch.zeros(x.shape[0], k, dtype=torch.float64, device=x.device)
+    n = x.shape[0]
+    passes = math.ceil(k / vjp_batch)
+    m = math.ceil(k / passes)  # as even as possible: no pass wasted on padding rows
+    xs = x.detach().repeat(m, *[1] * (x.dim() - 1)).requires_grad_(True)
+    out_sq = torch.zeros(n, k, dtype=torch.float64, device=x.device)
     with torch.enable_grad():
-        out = embed(x)
-        for j in range(k):
-            v = cotangents(j, out)
-            (g,) = torch.autograd.grad(out, x, grad_outputs=v, retain_graph=j < k - 1)
-            out_sq[:, j] = g.flatten(1).pow(2).sum(1).double()
-    return out_sq, out.detach()
+        out = embed(xs)
+        first = out[:n].detach()
+        for start in range(0, k, m):
+            stop = min(k, start + m)
+            v = torch.cat([cotangents(j, first) for j in range(start, stop)])
+            rows = v.shape[0]
+            v = torch.cat([v, v.new_zeros(out.shape[0] - rows, v.shape[1])])
+            (g,) = torch.autograd.grad(out, xs, grad_outputs=v, retain_graph=stop < k)
+            sq = g[:rows].flatten(1).pow(2).sum(1).view(stop - start, n)
+            out_sq[:, start:stop] = sq.T.double()
+    return out_sq, first
 
 
 def _reverse_sq_norms(
-    embed: nn.Module, x: torch.Tensor, coords: torch.Tensor
+    embed: nn.Module, x: torch.Tensor, coords: torch.Tensor, vjp_batch: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """||grad_x f_a(x_i)||^2 for every example i and embedding coordinate a = coords[i, j]: the
     cotangent of VJP j selects coordinate coords[i, j] for example i, so each example may use its
@@ -68,7 +81,7 @@ def _reverse_sq_norms(
     def one_hot(j: int, out: torch.Tensor) -> torch.Tensor:
         return torch.zeros_like(out).scatter_(1, coords[:, j : j + 1], 1.0)
 
-    return _vjp_sq_norms(embed, x, one_hot, coords.shape[1])
+    return _vjp_sq_norms(embed, x, one_hot, coords.shape[1], vjp_batch)
 
 
 def _forward_sq_norms(
@@ -90,7 +103,11 @@ def _forward_sq_norms(
 
 
 def _hutchinson_sq_norms(
-    embed: nn.Module, x: torch.Tensor, n_probes: int, generator: torch.Generator | None
+    embed: nn.Module,
+    x: torch.Tensor,
+    n_probes: int,
+    generator: torch.Generator | None,
+    vjp_batch: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-example mean over Rademacher probes v of ||v^T J||^2, unbiased for ||J||_F^2, and
     the embeddings f(x)."""
@@ -98,7 +115,7 @@ def _hutchinson_sq_norms(
     def probe(_: int, out: torch.Tensor) -> torch.Tensor:
         return _rademacher(out.shape, generator, out.device, out.dtype)
 
-    sq, out = _vjp_sq_norms(embed, x, probe, n_probes)
+    sq, out = _vjp_sq_norms(embed, x, probe, n_probes, vjp_batch)
     return sq.mean(1), out
 
 
@@ -137,6 +154,7 @@ def gc_terms(
     feature_fraction: float | None = None,
     generator: torch.Generator | None = None,
     chunk_size: int = 512,
+    vjp_batch: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Squared Jacobian norms of f at the rows of ``x`` and the embeddings f(x), in eval mode.
 
@@ -154,6 +172,10 @@ def gc_terms(
     between coordinates in the batch mean: one subset shared by all examples had 4-7% error at a
     fraction of 1/8, this design 0.2% (BENCHMARKS.md). ``hutchinson`` uses ``n_probes``
     Rademacher probes, independent per example.
+
+    ``vjp_batch`` cotangents share one backward pass through that many stacked copies of the
+    batch (reverse mode and Hutchinson; see ``_vjp_sq_norms``); by default one on a CPU and as
+    many as fit a memory budget on a GPU (:func:`default_vjp_batch`).
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown GC estimator '{estimator}'; choose one of {ESTIMATORS}")
@@ -166,6 +188,8 @@ def gc_terms(
         raise ValueError("per-feature GC is computed exactly only")
     if x.shape[0] == 0:
         raise ValueError("GC needs at least one example")
+    if vjp_batch is not None and vjp_batch < 1:
+        raise ValueError(f"vjp_batch must be a positive integer, got {vjp_batch}")
     d = math.prod(x.shape[1:])
     with eval_mode(embed), torch.no_grad():
         p = embed(x[:1]).shape[1]
@@ -179,16 +203,42 @@ def gc_terms(
     with eval_mode(embed):
         for chunk in x.split(chunk_size):
             if estimator == "hutchinson":
-                sq, out = _hutchinson_sq_norms(embed, chunk, n_probes, generator)
+                n_vjp = vjp_batch or default_vjp_batch(embed, chunk, n_probes)
+                sq, out = _hutchinson_sq_norms(embed, chunk, n_probes, generator, n_vjp)
             else:
                 total = d if forward else p
                 coords = _coords(chunk.shape[0], total, fraction, generator).to(x.device)
-                norms_of = _forward_sq_norms if forward else _reverse_sq_norms
-                sq, out = norms_of(embed, chunk, coords)
+                if forward:
+                    sq, out = _forward_sq_norms(embed, chunk, coords)
+                else:
+                    n_vjp = vjp_batch or default_vjp_batch(embed, chunk, coords.shape[1])
+                    sq, out = _reverse_sq_norms(embed, chunk, coords, n_vjp)
                 sq = sq if per_feature else sq.sum(1) * (total / coords.shape[1])
             norms.append(sq)
             feats.append(out)
     return torch.cat(norms), torch.cat(feats)
+
+
+def default_vjp_batch(embed: nn.Module, x: torch.Tensor, k: int) -> int:
+    """Cotangents per backward pass (stacked copies of ``x``) for ``k`` VJPs on the batch ``x``.
+
+    1 on a CPU, where stacking gains nothing. On a GPU, as many copies as keep the activations
+    that the forward pass retains within ``GPU_ACTIVATION_BYTES`` and a quarter of the available
+    memory (free on the device or cached by PyTorch), measured on a forward pass of up to 8
+    examples; 1.1-8.5x faster than one copy per pass (BENCHMARKS.md, GPU section).
+    """
+    if x.device.type != "cuda":
+        return 1
+    probe = x[:8].detach().requires_grad_(True)
+    before = torch.cuda.memory_allocated(x.device)
+    with torch.enable_grad():
+        out = embed(probe)
+        per_row = max(1, (torch.cuda.memory_allocated(x.device) - before) // probe.shape[0])
+    del out
+    cached = torch.cuda.memory_reserved(x.device) - torch.cuda.memory_allocated(x.device)
+    available = torch.cuda.mem_get_info(x.device)[0] + cached
+    budget = min(GPU_ACTIVATION_BYTES, available // 4)
+    return int(min(k, max(1, budget // (per_row * x.shape[0]))))
 
 
 def per_example_gc(
