@@ -120,7 +120,7 @@ def bench_exact(
     best = {k: min(v) for k, v in times.items()}
     median = {k: statistics.median(v) for k, v in times.items()}
     where = (
-        f"{torch.cuda.get_device_name()}, default vjp_batch {default_vjp_batch(embed, x, p)}"
+        f"{torch.cuda.get_device_name()}, default vjp_batch {default_vjp_batch(embed, x)}"
         if x.is_cuda
         else f"threads={torch.get_num_threads()}"
     )

@@ -201,9 +201,10 @@ def gc_terms(
         forward, fraction = JVP_COST * d < p, None
     norms, feats = [], []
     with eval_mode(embed):
+        reverse = estimator == "hutchinson" or not forward
+        n_vjp = vjp_batch or (default_vjp_batch(embed, x[:chunk_size]) if reverse else 1)
         for chunk in x.split(chunk_size):
             if estimator == "hutchinson":
-                n_vjp = vjp_batch or default_vjp_batch(embed, chunk, n_probes)
                 sq, out = _hutchinson_sq_norms(embed, chunk, n_probes, generator, n_vjp)
             else:
                 total = d if forward else p
@@ -211,7 +212,6 @@ def gc_terms(
                 if forward:
                     sq, out = _forward_sq_norms(embed, chunk, coords)
                 else:
-                    n_vjp = vjp_batch or default_vjp_batch(embed, chunk, coords.shape[1])
                     sq, out = _reverse_sq_norms(embed, chunk, coords, n_vjp)
                 sq = sq if per_feature else sq.sum(1) * (total / coords.shape[1])
             norms.append(sq)
@@ -219,8 +219,9 @@ def gc_terms(
     return torch.cat(norms), torch.cat(feats)
 
 
-def default_vjp_batch(embed: nn.Module, x: torch.Tensor, k: int) -> int:
-    """Cotangents per backward pass (stacked copies of ``x``) for ``k`` VJPs on the batch ``x``.
+def default_vjp_batch(embed: nn.Module, x: torch.Tensor) -> int:
+    """Cotangents per backward pass (stacked copies of ``x``) for VJPs on the batch ``x``; an
+    upper bound, as ``_vjp_sq_norms`` never stacks more copies than it has VJPs to do.
 
     1 on a CPU, where stacking gains nothing. On a GPU, as many copies as keep the activations
     that the forward pass retains within ``GPU_ACTIVATION_BYTES`` and a quarter of the available
@@ -238,7 +239,7 @@ def default_vjp_batch(embed: nn.Module, x: torch.Tensor, k: int) -> int:
     cached = torch.cuda.memory_reserved(x.device) - torch.cuda.memory_allocated(x.device)
     available = torch.cuda.mem_get_info(x.device)[0] + cached
     budget = min(GPU_ACTIVATION_BYTES, available // 4)
-    return int(min(k, max(1, budget // (per_row * x.shape[0]))))
+    return int(max(1, budget // (per_row * x.shape[0])))
 
 
 def per_example_gc(
