@@ -11,6 +11,21 @@ setup:  ## isolated environment with pinned dependencies and the gcnc package (e
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	@# real Fashion-MNIST, offline: Debian's package (root only); never fails the setup
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  if apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	     { apt-get update -qq >/dev/null 2>&1 && \
+	       apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }; then \
+	    echo "setup: Fashion-MNIST installed in /usr/share/datasets/fashion-mnist (Debian)"; \
+	  else \
+	    echo "setup: WARNING: apt-get install dataset-fashion-mnist failed; Fashion-MNIST: put" \
+	      "its four IDX files under data/raw/FashionMNIST/raw/, or set data.allow_download: true"; \
+	  fi; \
+	else \
+	  echo "setup: Fashion-MNIST not installed (needs apt-get as root): run" \
+	    "'apt-get install dataset-fashion-mnist' as root, put its four IDX files under" \
+	    "data/raw/FashionMNIST/raw/, or set data.allow_download: true"; \
+	fi
 
 run:  ## the main job: one preset (default quick: offline, CPU, ~4-7 min on 2 cores) through Snakemake
 	snakemake --cores $(CORES) --rerun-incomplete --config preset=$(PRESET)

@@ -1,10 +1,23 @@
-import pytest
+from pathlib import Path
 
-from gcnc.config import ConfigError, expand_runs, study_runs, validate_config
+import pytest
+import torch
+import yaml
+
+from gcnc.config import (
+    ConfigError,
+    check_device,
+    expand_runs,
+    resolve_config,
+    study_runs,
+    validate_config,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_presets_expand_to_unique_runs(config):
-    for preset in ("smoke", "quick", "paper"):
+    for preset in config["presets"]:
         runs = expand_runs(config, preset)
         assert len(runs) == len(set(runs))
         assert all(r == s.run_id for r, s in runs.items())
@@ -65,4 +78,114 @@ def test_bad_config_names_the_key(cfg, mutate, key):
 def test_conflicting_run_definitions_are_rejected(cfg):
     cfg["presets"]["quick"]["studies"]["fig3"]["model"] = {"embed_dim": 7}
     with pytest.raises(ConfigError, match="defined twice"):
+        validate_config(cfg)
+
+
+def test_derived_preset_is_its_parent_with_overrides(config):
+    """paper_mini = paper with its own keys laid over it and every study shrunk."""
+    paper, mini = config["presets"]["paper"], config["presets"]["paper_mini"]
+    assert mini["derived_from"] == "paper"
+    assert sorted(mini["studies"]) == sorted(paper["studies"])
+    for name, study in paper["studies"].items():
+        small = mini["studies"][name]
+        assert (small["dataset"], small["arch"]) == (study["dataset"], study["arch"])
+        assert small["seeds"] == study["seeds"][:1]
+        assert small["base"]["batch_size"] == min(study["base"]["batch_size"], 16)
+        for knob, values in small.get("sweep", {}).items():
+            assert len(values) == 1
+            assert values[0] in study["sweep"][knob] or knob == "batch_size"
+    assert mini["training"]["momentum"] == paper["training"]["momentum"]  # inherited
+    assert mini["training"]["steps"] < paper["training"]["steps"]  # overridden
+    assert mini["gc_sampling"]["study"] == paper["gc_sampling"]["study"]
+
+
+def test_editing_the_parent_changes_the_derived_preset():
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["presets"]["paper"]["training"]["momentum"] = 0.5
+    raw["presets"]["paper"]["studies"]["fig1"]["sweep"]["lr"] = [0.3, 0.4]
+    mini = resolve_config(raw)["presets"]["paper_mini"]
+    assert mini["training"]["momentum"] == 0.5
+    assert mini["studies"]["fig1"]["sweep"]["lr"] == [0.3]
+    assert resolve_config(resolve_config(raw)) == resolve_config(raw)  # idempotent
+
+
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda p: p["paper_mini"].update(extends="nope"), "presets/paper_mini/extends"),
+        (lambda p: p["paper_mini"].update(shrink={"seeds": 0}), "presets/paper_mini/shrink"),
+        (lambda p: p["paper_mini"].update(shrink={"folds": 2}), "presets/paper_mini/shrink"),
+        (
+            lambda p: p.update(again={"extends": "paper_mini"}),
+            "presets/again/extends",
+        ),
+    ],
+)
+def test_bad_derived_preset_names_the_key(mutate, key):
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    mutate(raw["presets"])
+    with pytest.raises(ConfigError, match=key):
+        resolve_config(raw)
+
+
+def test_cuda_without_a_gpu_names_the_device_key(cfg, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg["presets"]["quick"]["device"] = "cuda"
+    with pytest.raises(ConfigError, match="presets/quick/device"):
+        check_device(cfg, "quick")
+    cfg["presets"]["quick"]["device"] = "auto"
+    check_device(cfg, "quick")  # auto falls back to the CPU
+
+
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (
+            lambda c: c["presets"]["quick"]["studies"]["fig1"]["base"].update(lr=float("nan")),
+            "presets/quick/studies/fig1/base/lr",
+        ),
+        (
+            lambda c: c["presets"]["smoke"]["studies"]["fig1"]["sweep"].update(lr=[float("inf")]),
+            "presets/smoke/studies/fig1/sweep/lr/0",
+        ),
+        (
+            lambda c: c["presets"]["quick"]["studies"]["fig3"]["base"].update(batch_size=100000),
+            "presets/quick/studies/fig3/base/batch_size",
+        ),
+        (
+            lambda c: c["presets"]["quick"]["studies"]["fig1"]["sweep"].update(
+                batch_size=[16, 5000]
+            ),
+            "presets/quick/studies/fig1/sweep/batch_size/1",
+        ),
+        (
+            lambda c: c["datasets"]["fashion_mnist"].update(source_classes=[0, 42]),
+            "datasets/fashion_mnist/source_classes",
+        ),
+        (
+            lambda c: c["datasets"]["digits"].update(target_classes=[4, 5]),
+            "datasets/digits/target_classes",
+        ),
+        (
+            lambda c: c["presets"]["quick"]["fewshot"].update(ways=[10]),
+            "presets/quick/fewshot/ways",
+        ),
+        (
+            lambda c: c["presets"]["quick"]["fewshot"].update(shots=[5000]),
+            "presets/quick/fewshot/queries",
+        ),
+        (
+            lambda c: c["presets"]["quick"]["fewshot"].update(queries=10000),
+            "presets/quick/fewshot/queries",
+        ),
+        (
+            lambda c: c["presets"]["quick"]["poincare"].update(datasets=["nope"]),
+            "presets/quick/poincare/datasets/0",
+        ),
+    ],
+)
+def test_semantic_errors_name_the_key(cfg, mutate, key):
+    """Inputs a schema cannot catch: each stops validation with the key at fault."""
+    mutate(cfg)
+    with pytest.raises(ConfigError, match=key):
         validate_config(cfg)

@@ -2,6 +2,9 @@
 
 import copy
 import json
+import math
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -70,8 +73,10 @@ def test_logs_every_metric_and_is_deterministic(digits, config, tmp_path):
     assert cfg["run"]["gc_reg"] == 0.01 and cfg["training"] == preset["training"]
 
 
-def test_killed_run_resumes_to_identical_result(digits, config, tmp_path, monkeypatch):
-    preset = config["presets"]["smoke"]
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_killed_run_resumes_to_identical_result(digits, config, tmp_path, monkeypatch, schedule):
+    preset = copy.deepcopy(config["presets"]["smoke"])
+    preset["training"]["lr_schedule"] = schedule
     pretrain(spec(), digits, preset, tmp_path / "clean", progress=False)
 
     calls = {"n": 0}
@@ -135,3 +140,67 @@ def test_endpoint_gc_is_exact_and_intermediate_gc_uses_the_configured_estimator(
     middle = ~ends
     rel = (mixed.gc[middle] - ref.gc[middle]).abs() / ref.gc[middle]
     assert (rel > 0).all() and (rel < 0.5).all()
+
+
+def checkpoints(path) -> list[str]:
+    return sorted(p.name for p in (path / "checkpoints").glob("*.pt"))
+
+
+def test_only_the_newest_checkpoints_are_kept(digits, config, tmp_path, monkeypatch):
+    preset = copy.deepcopy(config["presets"]["smoke"])
+    preset["training"]["checkpoint_every"] = 10  # steps 10, 20, ..., 60
+    pretrain(spec(gc_reg=0.0), digits, preset, tmp_path / "default", progress=False)
+    assert checkpoints(tmp_path / "default") == [f"step_000000{s}.pt" for s in (40, 50, 60)]
+    assert set(pd.read_csv(tmp_path / "default" / "metrics.csv").device) == {"cpu"}
+    preset["training"]["keep_checkpoints"] = 1
+    pretrain(spec(gc_reg=0.0), digits, preset, tmp_path / "one", progress=False)
+    assert checkpoints(tmp_path / "one") == ["step_00000060.pt"]
+
+    # a save that fails (disk full, preemption) deletes nothing: the newest checkpoints survive
+    original = torch.save
+
+    def failing_save(obj, f, *args, **kwargs):
+        if str(f).endswith("step_00000050.pt.tmp"):
+            raise OSError("No space left on device")
+        return original(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(OSError):
+        pretrain(spec(gc_reg=0.0), digits, preset, tmp_path / "full", progress=False)
+    assert checkpoints(tmp_path / "full") == ["step_00000040.pt"]
+    monkeypatch.setattr(torch, "save", original)
+    pretrain(spec(gc_reg=0.0), digits, preset, tmp_path / "full", progress=False)
+    pd.testing.assert_frame_equal(metrics(tmp_path / "one"), metrics(tmp_path / "full"))
+
+
+def test_cosine_schedule_sets_the_closed_form_rate_at_every_step(digits, config, monkeypatch):
+    preset = copy.deepcopy(config["presets"]["smoke"])
+    preset["training"]["lr_schedule"] = "cosine"
+    seen = []
+    original = torch.optim.SGD.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", recording_step)
+    run = spec(gc_reg=0.0, steps=40)
+    pretrain(run, digits, preset, Path(tempfile.mkdtemp()), progress=False)
+    expected = [run.lr * (1 + math.cos(math.pi * (t - 1) / 40)) / 2 for t in range(1, 41)]
+    assert seen == pytest.approx(expected, rel=1e-12, abs=0)
+    assert seen[0] == run.lr and seen[20] == pytest.approx(run.lr / 2)
+
+
+def test_eval_subset_is_fixed_and_class_balanced():
+    from gcnc.data.prepared import Split
+    from gcnc.training import eval_subset
+
+    y = torch.tensor([0] * 50 + [1] * 30 + [2] * 3 + [3] * 1)
+    x = torch.arange(len(y)).float()[:, None]
+    sub = eval_subset(Split(x, y), 40)
+    assert torch.bincount(sub.y).tolist() == [10, 10, 3, 1]  # n // k each, or all a class has
+    assert torch.equal(y[sub.x.flatten().long()], sub.y)  # rows are rows of the split
+    assert len(set(sub.x.flatten().tolist())) == len(sub.y)  # without repetition
+    again = eval_subset(Split(x, y), 40)
+    assert torch.equal(sub.x, again.x)
+    assert torch.bincount(eval_subset(Split(x, y), 4).y).tolist() == [2, 2, 2, 1]  # at least 2

@@ -210,6 +210,11 @@ def claims_table(
     return pd.DataFrame(rows)
 
 
+def md_cell(text: str) -> str:
+    """Text for one Markdown table cell: pipes escaped, so the row keeps its columns."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def claims_report(
     inputs: dict[str, str],
     studies: dict[str, Any],
@@ -233,7 +238,7 @@ def claims_report(
     ]
     for r in table.itertuples():
         lines.append(
-            f"| {r.claim} | {r.statistic} | {r.value:.3g} | "
+            f"| {md_cell(r.claim)} | {md_cell(r.statistic)} | {r.value:.3g} | "
             f"[{r.ci_low:.3g}, {r.ci_high:.3g}] | **{r.verdict}** |"
         )
     with open(md_path, "w") as fh:

@@ -7,6 +7,7 @@ Fig. 1 and Fig. 4) into the concrete grid of pretraining runs.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -16,12 +17,10 @@ from typing import Any
 import jsonschema
 import yaml
 
+from gcnc.validation import ConfigError, check_datasets, check_preset, non_finite
+
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 KNOBS = ("lr", "batch_size", "weight_decay", "gc_reg")
-
-
-class ConfigError(ValueError):
-    """The study configuration is invalid; the message names the offending key."""
 
 
 @dataclass(frozen=True)
@@ -57,18 +56,114 @@ def load_schema() -> dict[str, Any]:
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read, override (top-level keys, like ``snakemake --config``) and validate the config."""
+    """Read, override (top-level keys, like ``snakemake --config``), resolve derived presets and
+    validate the config."""
     config = yaml.safe_load(Path(path).read_text())
     config.update(overrides or {})
+    config = resolve_config(config)
     validate_config(config)
     return config
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """``override`` laid over ``base``: mappings merge key by key, anything else replaces."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {k: _merge(base[k], v) if k in base else v for k, v in {**base, **override}.items()}
+    return copy.deepcopy(override)
+
+
+SHRINK_KEYS = ("seeds", "sweep_values", "max_batch_size")
+
+
+def _shrink(preset: dict[str, Any], shrink: dict[str, int]) -> None:
+    """Keep the first ``sweep_values`` values of every sweep and the first ``seeds`` seeds; cap
+    every batch size at ``max_batch_size``."""
+    for study in preset.get("studies", {}).values():
+        if "max_batch_size" in shrink:
+            cap = shrink["max_batch_size"]
+            study["base"]["batch_size"] = min(study["base"]["batch_size"], cap)
+            if "batch_size" in study.get("sweep", {}):
+                study["sweep"]["batch_size"] = [min(b, cap) for b in study["sweep"]["batch_size"]]
+        if "seeds" in shrink:
+            study["seeds"] = study["seeds"][: shrink["seeds"]]
+        if "sweep_values" in shrink:
+            keep = shrink["sweep_values"]
+            study["sweep"] = {k: v[:keep] for k, v in study.get("sweep", {}).items()}
+
+
+def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with every derived preset written out in full.
+
+    A preset ``{extends: paper, shrink: {...}, <keys>}`` is the preset ``paper`` with ``<keys>``
+    laid over it (mappings merge, other values replace) and then shrunk (:func:`_shrink`), so a
+    derived preset cannot drift from its parent. The result records ``derived_from``; resolving
+    a resolved config changes nothing.
+    """
+    presets = config.get("presets")
+    if not isinstance(presets, dict):
+        return config
+    out = dict(config, presets=dict(presets))
+    for name, pre in presets.items():
+        if not isinstance(pre, dict) or "extends" not in pre:
+            continue
+        parent = pre["extends"]
+        if parent not in presets or not isinstance(presets[parent], dict):
+            raise ConfigError(
+                f"config key 'presets/{name}/extends': '{parent}' is not one of {sorted(presets)}"
+            )
+        if "extends" in presets[parent]:
+            raise ConfigError(
+                f"config key 'presets/{name}/extends': '{parent}' is itself derived; "
+                "extend the preset it derives from"
+            )
+        own = {k: v for k, v in pre.items() if k not in ("extends", "shrink")}
+        merged = _merge(presets[parent], own)
+        shrink = pre.get("shrink", {})
+        if not isinstance(shrink, dict) or any(
+            k not in SHRINK_KEYS or not isinstance(v, int) or isinstance(v, bool) or v < 1
+            for k, v in shrink.items()
+        ):
+            raise ConfigError(
+                f"config key 'presets/{name}/shrink': expected a mapping of {SHRINK_KEYS} to "
+                f"integers >= 1, got {shrink!r}"
+            )
+        _shrink(merged, shrink)
+        merged["derived_from"] = parent
+        out["presets"][name] = merged
+    return out
+
+
+def preset_data(config: dict[str, Any], preset: str) -> dict[str, Any]:
+    """The data settings of a preset: the top-level ``data`` with the preset's ``data`` over it."""
+    return {**config["data"], **config["presets"][preset].get("data", {})}
+
+
+def check_device(config: dict[str, Any], preset: str) -> None:
+    """``device: cuda`` where this process sees no CUDA device is an error naming the key.
+
+    Called for local runs only: under a cluster executor the submitting host may have no GPU.
+    """
+    if config["presets"][preset]["device"] != "cuda":
+        return
+    import torch  # on demand: only presets that ask for a GPU pay for the import
+
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"config key 'presets/{preset}/device': 'cuda' but no CUDA device is visible on this "
+            "machine; use 'auto' (GPU when present) or 'cpu', or submit through the SLURM profile"
+        )
 
 
 def validate_config(config: dict[str, Any]) -> None:
     """Schema validation plus the cross-references a schema cannot express.
 
     Raises :class:`ConfigError` naming the key at fault; nothing is run before this passes.
+    Derived presets must have been resolved (:func:`resolve_config`).
     """
+    if any(isinstance(p, dict) and "extends" in p for p in config.get("presets", {}).values()):
+        raise ConfigError("derived presets (extends) must be resolved first: resolve_config()")
+    for where in non_finite(config):
+        raise ConfigError(f"config key '{where}': not a finite number")
     try:
         jsonschema.validate(config, load_schema())
     except jsonschema.ValidationError as err:
@@ -82,6 +177,7 @@ def validate_config(config: dict[str, Any]) -> None:
     for name, ds in config["datasets"].items():
         if ds.get("target_mode") == "mixtures" and ds["kind"] != "gaussians":
             raise ConfigError(f"config key 'datasets/{name}/target_mode': only for gaussians")
+    check_datasets(config["datasets"])
     for pname, pre in config["presets"].items():
         for sname, study in pre["studies"].items():
             key = f"presets/{pname}/studies/{sname}"
@@ -95,12 +191,16 @@ def validate_config(config: dict[str, Any]) -> None:
                 and ds["kind"] not in ("cifar_fs", "mini_imagenet")
                 and not ds.get("target_classes")
             ):
-                raise ConfigError(f"config key '{key}/task': dataset has no target_classes")
+                raise ConfigError(
+                    f"config key '{key}/task': 'source' needs target classes, and "
+                    f"'datasets/{study['dataset']}/target_classes' is not set"
+                )
         if pre["gc_sampling"]["study"] not in pre["studies"]:
             raise ConfigError(
                 f"config key 'presets/{pname}/gc_sampling/study': unknown study "
                 f"'{pre['gc_sampling']['study']}'"
             )
+        check_preset(config, pname)
         expand_runs(config, pname)  # raises on conflicting run definitions
 
 
@@ -144,6 +244,15 @@ def expand_runs(config: dict[str, Any], preset: str) -> dict[str, RunSpec]:
                     f"twice with different settings ({known} vs {spec})"
                 )
     return runs
+
+
+def pretrain_request(spec: RunSpec, preset: dict[str, Any]) -> dict[str, int]:
+    """Scheduler request (first attempt) of one pretraining job from the preset's
+    ``resources.pretrain``: mem_mb and runtime (minutes), scaled per architecture and dataset."""
+    cfg = preset.get("resources", {}).get("pretrain", {"mem_mb": 2000, "runtime": 30})
+    scale = cfg.get("scale", {})
+    factor = scale.get(spec.arch, 1.0) * scale.get(spec.dataset, 1.0)
+    return {key: int(cfg[key] * factor) for key in ("mem_mb", "runtime")}
 
 
 def config_hash(obj: Any) -> str:

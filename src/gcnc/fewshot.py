@@ -7,6 +7,7 @@ model; every episode is then evaluated in one batch: nearest-class-mean (NCM) an
 logistic regression (a linear probe, fitted for all episodes at once with L-BFGS; the episodes'
 losses are separable, so the joint fit equals the individual fits). With ``finetune_steps > 0``
 the embedding is also fine-tuned on each episode's support set (slower, per episode).
+Everything runs on the model's device; episode indices and the target pool are moved there.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from gcnc.config import RunSpec
 from gcnc.data.prepared import Prepared
 from gcnc.metrics.collapse import geometric_collapse, neural_collapse
 from gcnc.metrics.gc import gc_terms
-from gcnc.metrics.snapshot import embed_and_logits
+from gcnc.metrics.snapshot import embed_and_logits, model_device
 from gcnc.training import eval_subset, gc_estimator
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -81,7 +82,7 @@ def ncm_episodes(support: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
     means = support.mean(2)  # E x N x p
     e, n, q, p = query.shape
     d = torch.cdist(query.reshape(e, n * q, p), means)  # E x NQ x N
-    truth = torch.arange(n).repeat_interleave(q)
+    truth = torch.arange(n, device=query.device).repeat_interleave(q)
     return (d.argmin(2) == truth).double().mean(1)
 
 
@@ -91,9 +92,9 @@ def logreg_episodes(
     """Accuracy per episode of L2-regularised multinomial logistic regression (joint L-BFGS fit)."""
     e, n, k, p = support.shape
     xs = support.reshape(e, n * k, p).double()
-    ys = torch.arange(n).repeat_interleave(k)
-    w = torch.zeros(e, p, n, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(e, 1, n, dtype=torch.float64, requires_grad=True)
+    ys = torch.arange(n, device=xs.device).repeat_interleave(k)
+    w = xs.new_zeros(e, p, n).requires_grad_(True)
+    b = xs.new_zeros(e, 1, n).requires_grad_(True)
     opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=iters, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
@@ -110,21 +111,27 @@ def logreg_episodes(
     q = query.shape[2]
     with torch.no_grad():
         logits = query.reshape(e, n * q, p).double() @ w + b
-    truth = torch.arange(n).repeat_interleave(q)
+    truth = torch.arange(n, device=xs.device).repeat_interleave(q)
     return (logits.argmax(2) == truth).double().mean(1)
 
 
 def finetune_episodes(
     model: nn.Module, x: torch.Tensor, support: np.ndarray, query: np.ndarray, steps: int, lr: float
 ) -> torch.Tensor:
-    """Accuracy per episode after fine-tuning the whole network (new head) on the support set."""
+    """Accuracy per episode after fine-tuning the whole network (new head) on the support set.
+
+    Runs on the model's device; ``x`` (the target pool) may stay on the CPU, only each episode's
+    examples are moved.
+    """
     accs = []
     n, k = support.shape[1], support.shape[2]
+    device = model_device(model)
     for s_idx, q_idx in zip(support, query, strict=True):
         net = copy.deepcopy(model)
-        net.head = nn.Linear(net.embed_dim, n)
+        net.head = nn.Linear(net.embed_dim, n).to(device)
         opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
-        xs, ys = x[torch.from_numpy(s_idx.reshape(-1))], torch.arange(n).repeat_interleave(k)
+        xs = x[torch.from_numpy(s_idx.reshape(-1))].to(device)
+        ys = torch.arange(n, device=device).repeat_interleave(k)
         net.train()
         for _ in range(steps):
             opt.zero_grad()
@@ -132,8 +139,9 @@ def finetune_episodes(
             opt.step()
         net.eval()
         with torch.no_grad():
-            pred = net(x[torch.from_numpy(q_idx.reshape(-1))]).argmax(1)
-        accs.append((pred == torch.arange(n).repeat_interleave(q_idx.shape[1])).double().mean())
+            pred = net(x[torch.from_numpy(q_idx.reshape(-1))].to(device)).argmax(1)
+        truth = torch.arange(n, device=device).repeat_interleave(q_idx.shape[1])
+        accs.append((pred == truth).double().mean())
     return torch.stack(accs)
 
 
@@ -158,13 +166,15 @@ def evaluate_transfer(
     status: str,
 ) -> pd.DataFrame:
     """One row per (way, shot, classifier): source GC, target NC / geometric collapse, accuracy."""
+    device = model_device(model)
     pool = data.view("target", "all")
-    feats, _ = embed_and_logits(model, pool.x)
+    feats, _ = embed_and_logits(model, pool.x)  # on the model's device
     feats = nn.functional.normalize(feats, dim=1)
     sub = eval_subset(pool, eval_examples)
+    sub_y = sub.y.to(device)
     sub_gc, sub_feats = gc_terms(
         model.embed,
-        sub.x,
+        sub.x.to(device),
         gc_estimator(metric_cfg, endpoint=True),
         n_probes=metric_cfg["gc_probes"],
     )
@@ -181,15 +191,16 @@ def evaluate_transfer(
         "source_cdnv_max": src_final.cdnv_max,
         "source_classes": len(data.classes("source")),
         "target_gc": target_gc,
-        "target_nc": neural_collapse(sub_feats, sub.y),
-        "target_geometric_collapse": geometric_collapse(target_gc, sub_feats, sub.y),
+        "target_nc": neural_collapse(sub_feats, sub_y),
+        "target_geometric_collapse": geometric_collapse(target_gc, sub_feats, sub_y),
     }
     rows = []
     for way in cfg["ways"]:
         for shot in cfg["shots"]:
             s_idx = episodes[f"w{way}_s{shot}_support"]
             q_idx = episodes[f"w{way}_s{shot}_query"]
-            support, query = feats[torch.from_numpy(s_idx)], feats[torch.from_numpy(q_idx)]
+            support = feats[torch.from_numpy(s_idx).to(device)]
+            query = feats[torch.from_numpy(q_idx).to(device)]
             accs = {}
             if "ncm" in cfg["classifiers"]:
                 accs["ncm"] = ncm_episodes(support, query)

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-ARCHS = ("mlp", "cnn", "vgg11", "vgg13", "vgg16", "resnet18", "resnet50")
+ARCHS = ("mlp", "cnn", "vgg_small", "vgg11", "vgg13", "vgg16", "resnet18", "resnet50")
 VGG_CFG = {"vgg11": "A", "vgg13": "B", "vgg16": "D"}
 
 
@@ -55,12 +55,12 @@ def _cnn(shape: tuple[int, ...], width: int, embed_dim: int) -> nn.Module:
     )
 
 
-def _vgg(arch: str, in_channels: int) -> tuple[nn.Module, int]:
-    from torchvision.models.vgg import cfgs as vgg_cfgs  # on demand: torchvision costs ~1.5 s
-
+def _vgg_layers(cfg: list[int | str], in_channels: int) -> tuple[nn.Module, int]:
+    """VGG body: 3x3 convolution + BatchNorm + ReLU per number, 2x2 max-pool per "M", then global
+    average pooling; the embedding dimension is the last block's channel count."""
     layers: list[nn.Module] = []
     channels = in_channels
-    for v in vgg_cfgs[VGG_CFG[arch]]:
+    for v in cfg:
         if v == "M":
             layers.append(nn.MaxPool2d(2, ceil_mode=True))
         else:
@@ -68,6 +68,18 @@ def _vgg(arch: str, in_channels: int) -> tuple[nn.Module, int]:
             channels = int(v)
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     return nn.Sequential(*layers), channels
+
+
+def _vgg(arch: str, in_channels: int) -> tuple[nn.Module, int]:
+    from torchvision.models.vgg import cfgs as vgg_cfgs  # on demand: torchvision costs ~1.5 s
+
+    return _vgg_layers(vgg_cfgs[VGG_CFG[arch]], in_channels)
+
+
+def _vgg_small(in_channels: int, width: int) -> tuple[nn.Module, int]:
+    """The VGG family shrunk for CPUs: four conv-BN-ReLU blocks of width w, 2w, 4w, 4w with three
+    max-pools (28x28 -> 4x4), embedding dimension 4w."""
+    return _vgg_layers([width, "M", 2 * width, "M", 4 * width, "M", 4 * width], in_channels)
 
 
 def _resnet(arch: str, in_channels: int) -> tuple[nn.Module, int]:
@@ -99,7 +111,8 @@ def build_model(
     """Build ``arch`` for inputs of ``input_shape`` (without batch axis) and ``n_classes`` outputs.
 
     ``embed_dim`` and ``width`` size the small CPU models (``mlp``: 128 hidden, 64-d embedding;
-    ``cnn``: 16 channels, 128-d embedding); the large models have their standard widths.
+    ``cnn``: 16 channels, 128-d embedding; ``vgg_small``: width 8, 32-d embedding); the large
+    models have their standard widths.
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture '{arch}'; choose one of {ARCHS}")
@@ -111,6 +124,11 @@ def build_model(
     if arch == "cnn":
         p = embed_dim or 128
         return EmbedClassifier(_cnn(input_shape, width or 16, p), p, n_classes)
+    if arch == "vgg_small":
+        if embed_dim:
+            raise ValueError("'vgg_small' has embedding dimension 4 * width; set width only")
+        body, p = _vgg_small(input_shape[0], width or 8)
+        return EmbedClassifier(body, p, n_classes)
     if embed_dim or width:
         raise ValueError(f"'{arch}' has a fixed width; embed_dim/width apply to mlp and cnn only")
     body, p = (_vgg if arch.startswith("vgg") else _resnet)(arch, input_shape[0])

@@ -5,11 +5,17 @@ every logging step, every metric of :mod:`gcnc.metrics` on fixed evaluation subs
 and test splits. Minibatches and regulariser probes are drawn from generators seeded by
 (seed, step), so a run is deterministic on the CPU and a run resumed from a checkpoint continues
 exactly as an uninterrupted one. A non-finite loss ends the run with status ``diverged``.
+
+Runs on the preset's device (``auto``: CUDA when available), recorded in config.json and in the
+``device`` column of metrics.csv. Logging steps are read-only (eval mode, no BatchNorm update) and
+a training step updates the BatchNorm statistics once, also with the GC regulariser. Only the last
+``training.keep_checkpoints`` checkpoints (default 3) are kept.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -22,15 +28,17 @@ from tqdm import tqdm
 
 from gcnc.config import RunSpec
 from gcnc.data.prepared import Prepared, Split
-from gcnc.metrics.gc import gc_penalty
+from gcnc.metrics.gc import embed_with_gc_penalty
 from gcnc.metrics.slope import path_slope
 from gcnc.metrics.snapshot import snapshot
 from gcnc.models import EmbedClassifier, build_model
 
 EVAL_SEED = 12345  # the evaluation subsets are the same for every run of a dataset
+KEEP_CHECKPOINTS = 3  # default of training.keep_checkpoints
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device of a preset's ``device`` (``auto``: CUDA when available, else the CPU)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -53,9 +61,22 @@ def gc_estimator(metric_cfg: dict[str, Any], *, endpoint: bool) -> str:
     return metric_cfg["gc_estimator"]
 
 
-def eval_subset(split: Split, n: int) -> Split:
-    """The first n examples of a fixed permutation of the split (same for every run)."""
-    idx = torch.randperm(split.x.shape[0], generator=_generator(EVAL_SEED))[:n]
+def eval_subset(split: Split, n: int, balanced: bool = True) -> Split:
+    """A fixed evaluation subset of about n examples (same for every run).
+
+    Balanced: each class contributes the first n // k of its examples in one fixed permutation
+    of the split (all of them if it has fewer; at least 2, so every class has a variance), so
+    that NC and the per-class GC weigh the classes equally, as the balanced distribution of
+    Prop. 4.1. Otherwise the first n examples of that permutation.
+    """
+    perm = torch.randperm(split.x.shape[0], generator=_generator(EVAL_SEED))
+    if not balanced:
+        return Split(split.x[perm[:n]], split.y[perm[:n]])
+    labels = split.y[perm]
+    classes = torch.unique(labels)
+    per_class = max(2, n // len(classes))
+    keep = torch.cat([perm[labels == c][:per_class] for c in classes])
+    idx = keep[torch.argsort(torch.argsort(perm)[keep])]  # in permutation order, classes mixed
     return Split(split.x[idx], split.y[idx])
 
 
@@ -75,6 +96,43 @@ def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def _prune_checkpoints(ckpt_dir: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints (called after the newest is in place)."""
+    if keep < 1:
+        raise ValueError(f"keep_checkpoints must be at least 1, got {keep}")
+    for old in sorted(ckpt_dir.glob("step_*.pt"))[:-keep]:
+        old.unlink(missing_ok=True)
+
+
+def learning_rate(base: float, step: int, steps: int, schedule: str = "constant") -> float:
+    """Learning rate of SGD step ``step`` (1..steps): constant, or cosine-annealed from ``base``
+    at step 1 towards 0 (``base * (1 + cos(pi * (step - 1) / steps)) / 2``). A function of the
+    step alone, so a resumed run continues the same schedule."""
+    if schedule == "constant":
+        return base
+    if schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / steps))
+    raise ValueError(f"unknown lr_schedule '{schedule}'; choose constant or cosine")
+
+
+def train_loss(
+    model: EmbedClassifier,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    gc_reg: float,
+    n_probes: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy on the minibatch and the training objective CE + gc_reg * <f, B>_G
+    (App. A.5.6), from one forward pass in the model's current mode."""
+    if gc_reg <= 0:
+        loss = nn.functional.cross_entropy(model(xb), yb)
+        return loss, loss
+    feats, penalty = embed_with_gc_penalty(model.embed, xb, n_probes, generator)
+    loss = nn.functional.cross_entropy(model.head(feats), yb)
+    return loss, loss + gc_reg * penalty
+
+
 def pretrain(
     spec: RunSpec,
     prepared: Prepared,
@@ -87,13 +145,15 @@ def pretrain(
 
     Writes ``metrics.csv`` (one row per logging step and split), ``class_metrics.csv`` (per-class
     GC and variance), ``config.json`` (exact run config), ``final.pt`` (state dict) and keeps
-    ``checkpoints/step_*.pt`` (model + optimizer state dicts, logged rows) for resumption.
+    the last ``keep_checkpoints`` of ``checkpoints/step_*.pt`` (model + optimizer state dicts,
+    logged rows) for resumption.
     """
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     train_cfg, metric_cfg = preset["training"], preset["metrics"]
     device = resolve_device(preset["device"])
+    dev = str(device)  # recorded in config.json and every metrics row
     train = prepared.view(spec.task, "train")
     test = prepared.view(spec.task, "test")
     n_classes = len(prepared.classes(spec.task))
@@ -115,7 +175,7 @@ def pretrain(
     start, status, t0 = 0, "ok", time.time()
     latest = _latest_checkpoint(ckpt_dir)
     if latest is not None:
-        state = torch.load(latest, map_location=device, weights_only=True)
+        state = torch.load(latest, map_location="cpu", weights_only=True)  # copied to device
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         rows, class_rows, start = state["rows"], state["class_rows"], state["step"]
@@ -144,7 +204,8 @@ def pretrain(
                 else float("nan")
             )
             row["log_seconds"] = time.perf_counter() - started  # what this measurement cost
-            rows.append({"step": step, "split": split, **row, "wall_time": time.time() - t0})
+            wall = time.time() - t0
+            rows.append({"step": step, "split": split, **row, "wall_time": wall, "device": dev})
             class_rows.extend({"step": step, "split": split, **c} for c in crows)
 
     if start == 0 and not rows:
@@ -159,21 +220,21 @@ def pretrain(
         initial=start,
         total=spec.steps,
     )
+    schedule = train_cfg.get("lr_schedule", "constant")
     for step in bar:
         model.train()
         idx = torch.randperm(n, generator=_generator(spec.seed, step))[:bs].to(device)
         xb, yb = x_all[idx], y_all[idx]
-        loss = nn.functional.cross_entropy(model(xb), yb)
-        total = loss
-        if spec.gc_reg > 0:
-            total = loss + spec.gc_reg * gc_penalty(
-                model.embed, xb, metric_cfg["gc_reg_probes"], _generator(spec.seed, step, 2)
-            )
+        loss, total = train_loss(
+            model, xb, yb, spec.gc_reg, metric_cfg["gc_reg_probes"], _generator(spec.seed, step, 2)
+        )
         if not torch.isfinite(total):
             status = "diverged"
             break
         opt.zero_grad(set_to_none=True)
         total.backward()
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(spec.lr, step, spec.steps, schedule)
         opt.step()
         if step % train_cfg["log_every"] == 0 or step == spec.steps:
             log(step)
@@ -189,6 +250,7 @@ def pretrain(
                 },
                 ckpt_dir / f"step_{step:08d}.pt",
             )
+            _prune_checkpoints(ckpt_dir, train_cfg.get("keep_checkpoints", KEEP_CHECKPOINTS))
     bar.close()
 
     table = pd.DataFrame(rows)
@@ -207,7 +269,7 @@ def pretrain(
                 "run_id": spec.run_id,
                 "training": train_cfg,
                 "metrics": metric_cfg,
-                "device": str(device),
+                "device": dev,
                 "dataset_meta": {k: prepared.meta[k] for k in ("name", "kind", "n_classes")},
             },
             indent=2,

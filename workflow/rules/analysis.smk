@@ -10,6 +10,11 @@ rule gc_sampling:
     params:
         spec=RUNS[gc_sampling_run()].to_dict(),
         sampling=P["gc_sampling"],
+        device=P["device"],
+    resources:
+        mem_mb=model_job_resource("mem_mb"),
+        runtime=model_job_resource("runtime"),
+        gpu=GPUS,
     log:
         f"logs/{PRESET}/gc_sampling.log",
     benchmark:

@@ -1,14 +1,29 @@
 # Configuration, validation and the run grid, shared by every rule.
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from gcnc.config import SCHEMA_PATH, expand_runs, study_runs, validate_config
+from gcnc.config import (
+    SCHEMA_PATH,
+    check_device,
+    expand_runs,
+    preset_data,
+    pretrain_request,
+    resolve_config,
+    study_runs,
+    validate_config,
+)
+
+from gcnc.data.availability import availability_errors, fabricated_kinds
 
 
 configfile: "params.yaml"
 
 
+config.update(resolve_config(config))  # derived presets (extends) written out in full
 validate(config, str(SCHEMA_PATH))  # structure: a wrong key or type stops here, naming the key
 validate_config(config)  # cross-references (preset, datasets, studies)
+if workflow.local_exec and workflow.is_main_process and not workflow.dryrun:
+    check_device(config, config["preset"])  # device: cuda on a machine without one
 
 CONDA_ENV = "../../envs/gcnc.yaml"  # used by --sdm conda; relative to workflow/rules/
 PRESET = config["preset"]
@@ -16,16 +31,27 @@ P = config["presets"][PRESET]
 RUNS = expand_runs(config, PRESET)  # run_id -> RunSpec: the whole pretraining grid
 RES = f"results/{PRESET}"
 FIGS = f"paper_figures/{PRESET}"
-PREP = config["data"]["prepared_dir"]
+DATA = preset_data(config, PRESET)  # top-level data settings, the preset's over them
+PREP = DATA["prepared_dir"]
 SOURCE_RUNS = sorted(r for r, s in RUNS.items() if s.task == "source")
 DATASETS = sorted({s.dataset for s in RUNS.values()})
 POINCARE_DATASETS = sorted(set(DATASETS) | set(P["poincare"].get("datasets", [])))
+GPUS = 0 if P["device"] == "cpu" else 1  # every rule that runs a model asks for one GPU
+FABRICATE = fabricated_kinds(DATA.get("fabricate", []), config, POINCARE_DATASETS)
 
 
 wildcard_constraints:
     run=r"[^/]+",
     dataset=r"[A-Za-z0-9_]+",
     study=r"[A-Za-z0-9_]+",
+
+
+def made_here(dataset):
+    """Synthetic, or built from files this workflow fabricates."""
+    kind = config["datasets"][dataset]["kind"]
+    return kind in ("digits", "gaussians", "uniform_boxes") or (
+        {"cifar_fs": "cifar100"}.get(kind, kind) in FABRICATE
+    )
 
 
 def run_files(run_ids, name):
@@ -43,12 +69,20 @@ def gc_sampling_run():
 
 def pretrain_resource(key):
     """Scheduler request of a pretraining job from the preset's `resources` (x attempt)."""
-    cfg = P.get("resources", {}).get("pretrain", {"mem_mb": 2000, "runtime": 30, "gpu": 0})
+    return lambda wildcards, attempt: pretrain_request(RUNS[wildcards.run], P)[key] * attempt
 
-    def request(wildcards, attempt):
-        spec = RUNS[wildcards.run]
-        scale = cfg.get("scale", {})
-        factor = scale.get(spec.arch, 1.0) * scale.get(spec.dataset, 1.0)
-        return int(cfg[key] * factor * attempt)
 
-    return cfg["gpu"] if key == "gpu" else request
+def model_job_resource(key):
+    """Scheduler request of the other jobs that run a model (Fig. 2, few-shot), x attempt."""
+    cfg = P.get("resources", {}).get("model_jobs", {"mem_mb": 4000, "runtime": 30})
+    return lambda wildcards, attempt: cfg[key] * attempt
+
+
+# Every raw dataset the preset needs can be found, before any job starts (not in a dry run,
+# which plans without data).
+onstart:
+    missing = availability_errors(
+        {**config, "data": DATA}, [d for d in POINCARE_DATASETS if not made_here(d)]
+    )
+    if missing:
+        raise WorkflowError("\n\n".join(["the study cannot start:", *missing]))

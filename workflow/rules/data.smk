@@ -2,12 +2,14 @@
 
 
 rule prepare_data:
+    input:
+        [DATA["checksum_manifest"]] if FABRICATE else [],
     output:
         arrays=f"{PREP}/{{dataset}}/arrays.npz",
         meta=f"{PREP}/{{dataset}}/meta.json",
     params:
         spec=lambda wc: config["datasets"][wc.dataset],
-        data=config["data"],
+        data=DATA,
     log:
         "logs/prepare_data/{dataset}.log",
     resources:
@@ -22,3 +24,18 @@ rule prepare_data:
 rule prepare_all_data:
     input:
         [f for d in DATASETS for f in prepared(d)],
+
+
+rule fabricate_raw:
+    """Small files in the genuine formats of the preset's `data.fabricate` kinds (paper_mini)."""
+    output:
+        DATA.get("checksum_manifest") or "fabricate_raw.unused",
+    params:
+        kinds=FABRICATE,
+        raw_dir=DATA["raw_dir"],
+    log:
+        f"logs/{PRESET}/fabricate_raw.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/fabricate_raw.py"

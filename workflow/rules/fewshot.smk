@@ -30,6 +30,11 @@ rule fewshot:
         fewshot=P["fewshot"],
         metrics=P["metrics"],
         eval_examples=P["training"]["eval_examples"],
+        device=P["device"],
+    resources:
+        mem_mb=model_job_resource("mem_mb"),
+        runtime=model_job_resource("runtime"),
+        gpu=GPUS,
     log:
         f"logs/{PRESET}/fewshot/{{run}}.log",
     benchmark:

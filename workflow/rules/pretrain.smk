@@ -23,7 +23,7 @@ rule pretrain:
     resources:
         mem_mb=pretrain_resource("mem_mb"),
         runtime=pretrain_resource("runtime"),
-        gpu=pretrain_resource("gpu"),
+        gpu=GPUS,
     retries: 2
     conda:
         CONDA_ENV

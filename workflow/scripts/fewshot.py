@@ -1,4 +1,4 @@
-"""Rule fewshot -> gcnc.fewshot.evaluate_transfer for one pretrained run."""
+"""Rule fewshot -> gcnc.fewshot.evaluate_transfer for one pretrained run, on the preset's device."""
 
 import json
 from pathlib import Path
@@ -9,13 +9,15 @@ from gcnc.config import RunSpec
 from gcnc.data import load_prepared
 from gcnc.fewshot import evaluate_transfer, load_episodes
 from gcnc.provenance import job_log
-from gcnc.training import model_for
+from gcnc.training import model_for, resolve_device
 
 with job_log(snakemake.log[0]):
     spec = RunSpec(**snakemake.params.spec)
     data = load_prepared(Path(snakemake.input.data[0]).parent)
-    model = model_for(spec, data)
-    model.load_state_dict(torch.load(snakemake.input.final, weights_only=True))
+    device = resolve_device(snakemake.params.device)
+    model = model_for(spec, data).to(device)
+    model.load_state_dict(torch.load(snakemake.input.final, map_location="cpu", weights_only=True))
+    print(f"device: {device}", flush=True)
     status = json.loads(Path(snakemake.input.summary).read_text())["status"]
     table = evaluate_transfer(
         model,

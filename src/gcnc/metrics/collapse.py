@@ -7,7 +7,8 @@
 - NC1-NC4 of Papyan, Han & Donoho (2020); numerical rank; nearest-class-mean (NCM) classifier.
 
 Class statistics are accumulated class by class in one pass over the features (float64), so no
-N x N matrix is formed.
+N x N matrix is formed. Every tensor made here lives on the device of the features, so the metrics
+run where the model does (a GPU during pretraining).
 """
 
 from __future__ import annotations
@@ -56,10 +57,15 @@ def class_stats(
     if (counts == 0).any():
         empty = torch.nonzero(counts == 0).flatten().tolist()
         raise ValueError(f"classes {empty} have no examples; every class needs at least one")
-    sums = torch.zeros(k, f.shape[1], dtype=torch.float64).index_add_(0, y, f)
+    sums = f.new_zeros(k, f.shape[1]).index_add_(0, y, f)
     means = sums / counts[:, None]
-    sq = torch.zeros(k, dtype=torch.float64).index_add_(0, y, (f - means[y]).pow(2).sum(1))
+    sq = f.new_zeros(k).index_add_(0, y, (f - means[y]).pow(2).sum(1))
     return ClassStats(counts=counts, means=means, variances=sq / counts)
+
+
+def _off_diagonal(k: int, like: torch.Tensor) -> torch.Tensor:
+    """Boolean k x k mask of the pairs i != j, on the device of ``like``."""
+    return ~torch.eye(k, dtype=torch.bool, device=like.device)
 
 
 def _stats(features, labels) -> ClassStats:
@@ -78,7 +84,7 @@ def neural_collapse(
 ) -> float:
     """NC(f; Q): the average CDNV over ordered pairs i != j (lower = more collapse)."""
     v = cdnv(features, labels)
-    return float(v[~torch.eye(v.shape[0], dtype=torch.bool)].mean())
+    return float(v[_off_diagonal(v.shape[0], v)].mean())
 
 
 def inverse_distance_sum(
@@ -87,7 +93,7 @@ def inverse_distance_sum(
     """sum_{i != j} 1 / ||mu_i - mu_j||^2 over ordered pairs (class-distance factor, Eq. 7)."""
     s = _stats(features, labels)
     d2 = s.sq_distances()
-    return float((1.0 / d2[~torch.eye(s.k, dtype=torch.bool)]).sum())
+    return float((1.0 / d2[_off_diagonal(s.k, d2)]).sum())
 
 
 def geometric_collapse(
@@ -127,8 +133,7 @@ def nc2(
     equinorm = float(norms.std(unbiased=False) / norms.mean())
     unit = m / norms[:, None]
     cos = unit @ unit.T
-    off = ~torch.eye(s.k, dtype=torch.bool)
-    return equinorm, float((cos[off] + 1.0 / (s.k - 1)).abs().mean())
+    return equinorm, float((cos[_off_diagonal(s.k, cos)] + 1.0 / (s.k - 1)).abs().mean())
 
 
 def nc3(

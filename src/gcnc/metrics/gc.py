@@ -27,13 +27,15 @@ GPU_ACTIVATION_BYTES = 8 * 2**30  # activations of stacked copies per backward p
 
 @contextmanager
 def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
-    """BatchNorm and dropout in eval mode while measuring; the previous mode is restored."""
-    was_training = module.training
+    """BatchNorm and dropout in eval mode while measuring; the previous mode of every submodule
+    is restored (also a mixed one, e.g. BatchNorm frozen in a network that is training)."""
+    modes = [(m, m.training) for m in module.modules()]
     module.eval()
     try:
         yield module
     finally:
-        module.train(was_training)
+        for m, training in modes:
+            m.training = training
 
 
 def _vjp_sq_norms(
@@ -274,7 +276,7 @@ def embedding_gc(
     keyword arguments go to :func:`per_example_gc` (Fig. 2, middle and right; Hutchinson).
     """
     if n_examples is not None and n_examples < x.shape[0]:
-        x = x[torch.randperm(x.shape[0], generator=generator)[:n_examples]]
+        x = x[torch.randperm(x.shape[0], generator=generator)[:n_examples].to(x.device)]
     return float(per_example_gc(embed, x, estimator, generator=generator, **sampling).mean())
 
 
@@ -284,8 +286,20 @@ def gc_penalty(
     """Differentiable Hutchinson estimate of the batch GC, for the explicit regulariser.
 
     Loss = CE + lambda * <f, B>_G on the current batch B (App. A.5.6), by double backpropagation
-    through the input Jacobian. Evaluated in the module's current mode (train mode during
-    training, where BatchNorm couples the examples of the batch).
+    through the input Jacobian. Training uses :func:`embed_with_gc_penalty`, whose forward pass
+    also gives the loss: a second train-mode pass would update BatchNorm statistics twice a step.
+    """
+    return embed_with_gc_penalty(embed, x, n_probes, generator)[1]
+
+
+def embed_with_gc_penalty(
+    embed: nn.Module, x: torch.Tensor, n_probes: int = 1, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Embeddings f(x) and the differentiable Hutchinson estimate of <f, B>_G from one forward
+    pass in the module's current mode (train mode in training: BatchNorm couples the examples of
+    the batch and updates its running statistics once). The penalty is the mean over examples
+    and ``n_probes`` Rademacher probes v of ||v^T J_f(x_i)||^2; the probes are drawn on the CPU and
+    moved to the embedding's device, so every device draws the same ones.
     """
     x = x.detach().requires_grad_(True)
     out = embed(x)
@@ -294,4 +308,4 @@ def gc_penalty(
         v = _rademacher(out.shape, generator, out.device, out.dtype)
         (g,) = torch.autograd.grad(out, x, grad_outputs=v, create_graph=True)
         total = total + g.flatten(1).pow(2).sum(1).mean()
-    return total / n_probes
+    return out, total / n_probes

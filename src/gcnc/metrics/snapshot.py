@@ -1,4 +1,8 @@
-"""One measurement of a model on one split: every metric column of the per-run tables."""
+"""One measurement of a model on one split: every metric column of the per-run tables.
+
+Read-only and device-clean: the model is measured in eval mode (its modes restored afterwards, no
+BatchNorm statistics updated), and every tensor follows the device of the model's inputs.
+"""
 
 from __future__ import annotations
 
@@ -23,13 +27,20 @@ from gcnc.metrics.collapse import (
 from gcnc.metrics.gc import eval_mode, gc_terms
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's parameters (the CPU for a model without parameters)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 @torch.no_grad()
 def embed_and_logits(model: nn.Module, x: torch.Tensor, chunk_size: int = 512):
-    """Embeddings f(x) and logits g(f(x)) in eval mode, computed in chunks."""
+    """Embeddings f(x) and logits g(f(x)) in eval mode, computed in chunks on the model's device
+    (``x`` may stay on the CPU: each chunk is moved there), returned on that device."""
     feats, logits = [], []
+    device = model_device(model)
     with eval_mode(model):
         for chunk in x.split(chunk_size):
-            f = model.embed(chunk)
+            f = model.embed(chunk.to(device))
             feats.append(f)
             logits.append(model.head(f))
     return torch.cat(feats), torch.cat(logits)
@@ -55,8 +66,7 @@ def snapshot(
     with eval_mode(model), torch.no_grad():
         logits = model.head(feats)
     stats = class_stats(feats, y, n_classes)
-    counts = stats.counts
-    class_gc = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, y, per_ex) / counts
+    class_gc = per_ex.new_zeros(n_classes).index_add_(0, y, per_ex) / stats.counts
     gc = float(per_ex.mean())
     means = stats.means if ncm_means is None else ncm_means
     equinorm, equiangle = nc2(stats)
@@ -80,13 +90,9 @@ def snapshot(
         "embed_dim": int(feats.shape[1]),
         "n_examples": int(x.shape[0]),
     }
+    per_class = torch.stack([stats.counts, class_gc, stats.variances]).cpu().tolist()
     class_rows = [
-        {
-            "class": c,
-            "n": int(stats.counts[c]),
-            "gc": float(class_gc[c]),
-            "variance": float(stats.variances[c]),
-        }
-        for c in range(n_classes)
+        {"class": c, "n": int(n), "gc": gc_c, "variance": var}
+        for c, (n, gc_c, var) in enumerate(zip(*per_class, strict=True))
     ]
     return row, class_rows, stats.means

@@ -1,0 +1,38 @@
+"""README's claims block is spliced from claims.md, and every Markdown table row keeps its cells."""
+
+import pytest
+
+from gcnc.claims import md_cell
+from gcnc.readme import splice_claims
+
+CLAIMS = """# Claims
+rule text
+| claim | statistic | value | 95% CI | verdict |
+|---|---|---|---|---|
+| a \\| b | x | 1 | [0, 2] | **reproduced** |
+"""
+README = "intro\n<!-- claims:quick -->\nold table\n<!-- /claims:quick -->\nnext paragraph\n"
+
+
+def _cells(row: str) -> int:
+    return len(row.replace("\\|", "").strip().strip("|").split("|"))
+
+
+def test_splice_replaces_only_the_block_and_is_idempotent():
+    out = splice_claims(README, CLAIMS, "quick", "paper_figures/quick/claims.md")
+    assert "old table" not in out and out.startswith("intro\n")
+    assert out.endswith("<!-- /claims:quick -->\nnext paragraph\n")
+    rows = [line for line in out.splitlines() if line.startswith("|")]
+    assert len(rows) == 3 and {_cells(r) for r in rows} == {5}
+    assert splice_claims(out, CLAIMS, "quick", "paper_figures/quick/claims.md") == out
+
+
+def test_splice_needs_one_block():
+    with pytest.raises(ValueError, match="claims:smoke"):
+        splice_claims(README, CLAIMS, "smoke", "x")
+
+
+def test_claims_cells_escape_pipes():
+    row = f"| {md_cell('|relative bias| of GC')} | y |"
+    assert _cells(row) == 2
+    assert md_cell("a\nb") == "a b"
