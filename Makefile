@@ -28,6 +28,8 @@ setup:  ## isolated environment with pinned dependencies and the gcnc package (e
 	fi
 
 run:  ## the main job: one preset (default quick: offline, CPU, ~4-7 min on 2 cores) through Snakemake
+	@# after a kill: remove a stale lock, only if no Snakemake runs here (gcnc.locks says what it did)
+	python -m gcnc.locks -- --config preset=$(PRESET)
 	snakemake --cores $(CORES) --rerun-incomplete --config preset=$(PRESET)
 
 reproduce:  ## the same study through DVC (records dvc.lock), preset from params.yaml

@@ -1,6 +1,7 @@
 """CDNV / NC / NC1-NC4 against brute-force NumPy written from the formulas."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from gcnc.metrics import (
     neural_collapse,
     numerical_rank,
 )
-from gcnc.metrics.collapse import class_stats
+from gcnc.metrics.collapse import class_stats, metric_status
 from gcnc.models import build_model
 from gcnc.training import pretrain
 
@@ -119,3 +120,53 @@ def test_prop41_holds_on_gaussians_random_and_trained(gaussians, config, tmp_pat
     model.load_state_dict(torch.load(tmp_path / "final.pt", weights_only=True))
     lhs, rhs = _prop41_holds(model, x, y, c)
     assert lhs <= rhs
+
+
+def test_far_means_match_brute_force_from_differences():
+    """26 class means at 1e4 + 1e-4 N(0, 1): a Gram-matrix distance (torch.cdist above 25 rows)
+    cancels to 0 and NC becomes inf; distances from differences match brute force."""
+    rng = np.random.default_rng(1)
+    k, p, n = 26, 8, 6
+    y = np.repeat(np.arange(k), n)
+    f = 1e4 + 1e-4 * rng.normal(size=(k, p))[y] + 1e-5 * rng.normal(size=(len(y), p))
+    _, nc, inv, _ = brute(f, y)
+    ft, yt = torch.tensor(f), torch.tensor(y)
+    means = class_stats(ft, yt).means
+    gram = torch.cdist(means, means).pow(2)  # what the metrics used to do: 0 for most pairs
+    assert (gram[~torch.eye(k, dtype=torch.bool)] == 0).any()
+    assert np.isfinite(nc) and neural_collapse(ft, yt) == pytest.approx(nc, rel=1e-6)
+    assert geometric_collapse(1.0, ft, yt) == pytest.approx(inv / (k - 1), rel=1e-6)
+    assert metric_status(class_stats(ft, yt)) == "ok"
+
+
+def test_degenerate_geometry_is_kept_and_flagged():
+    f = torch.tensor([[0.0, 0.0], [0.2, 0.0], [1.0, 1.0], [1.2, 1.0], [1.2, 1.0], [1.0, 1.0]])
+    y = torch.tensor([0, 0, 1, 1, 2, 2])  # classes 1 and 2 share their mean
+    s = class_stats(f, y)
+    assert math.isinf(neural_collapse(s)) and math.isinf(geometric_collapse(0.5, s))
+    assert metric_status(s) == "coincident_means"
+    g = torch.tensor([[-1.0, 0.0], [-1.0, 0.2], [1.0, 0.0], [1.0, 0.2], [0.0, 0.1], [0.0, 0.1]])
+    s = class_stats(g, y)  # class 2's mean is the global mean: its centred mean is zero
+    equinorm, equiangle = nc2(s)
+    assert math.isfinite(equinorm) and math.isnan(equiangle)
+    assert math.isfinite(neural_collapse(s)) and metric_status(s) == "zero_centred_mean"
+    both = class_stats(torch.tensor([[0.0], [0.0], [0.0], [0.0]]), torch.tensor([0, 0, 1, 1]))
+    assert metric_status(both) == "coincident_means+zero_centred_mean"
+    nan = class_stats(torch.tensor([[float("nan")], [0.0], [1.0]]), torch.tensor([0, 1, 1]))
+    assert metric_status(nan) == "non_finite_features"
+
+
+def test_snapshot_rows_carry_the_metric_status():
+    from gcnc.metrics.snapshot import snapshot
+
+    torch.manual_seed(0)
+    model = build_model("mlp", (4,), 3, embed_dim=4, width=8)
+    x, y = torch.randn(12, 4), torch.arange(12) % 3
+    row, _, _ = snapshot(model, x, y, 3, estimator="exact")
+    assert row["metric_status"] == "ok"
+    with torch.no_grad():  # a dead embedding: every example at 0, every class mean equal
+        model.embed[3].weight.zero_()
+        model.embed[3].bias.zero_()
+    row, _, _ = snapshot(model, x, y, 3, estimator="exact")
+    assert row["metric_status"] == "coincident_means+zero_centred_mean"
+    assert not math.isfinite(row["nc"]) and math.isnan(row["nc2_equiangle"])

@@ -8,6 +8,7 @@ from gcnc.config import (
     ConfigError,
     check_device,
     expand_runs,
+    load_config,
     resolve_config,
     study_runs,
     validate_config,
@@ -96,7 +97,7 @@ def test_derived_preset_is_its_parent_with_overrides(config):
             assert values[0] in study["sweep"][knob] or knob == "batch_size"
     assert mini["training"]["momentum"] == paper["training"]["momentum"]  # inherited
     assert mini["training"]["steps"] < paper["training"]["steps"]  # overridden
-    assert mini["gc_sampling"]["study"] == paper["gc_sampling"]["study"]
+    assert mini["gc_sampling"]["study"] in paper["studies"]
 
 
 def test_editing_the_parent_changes_the_derived_preset():
@@ -189,3 +190,19 @@ def test_semantic_errors_name_the_key(cfg, mutate, key):
     mutate(cfg)
     with pytest.raises(ConfigError, match=key):
         validate_config(cfg)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("presets: {smoke: [unclosed\n", "not valid YAML at line"),
+        ("- a\n- b\n", "expected a mapping"),
+    ],
+)
+def test_unreadable_config_file_is_named(tmp_path, text, expected):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"config file {path}: {expected}"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config(tmp_path / "missing.yaml")

@@ -66,6 +66,16 @@ def test_network_estimates_use_full_task_train_rows_with_exact_gc():
     rows = pd.DataFrame(network_estimates(metrics, classes)).set_index(["method", "class"])
     assert rows.loc[("paper_nc_over_gcol", "max"), "estimate"] == 70.0
     assert rows.loc[("network_test_functions", "1"), "estimate"] == 70.0
+    # a diverged run and a checkpoint with coinciding class means are left out
+    runs = pd.DataFrame({"run_id": ["a", "b"], "status": ["ok", "diverged"]})
+    metrics["gc_estimator"] = ["exact", "exact", "exact", "hutchinson"]
+    metrics["metric_status"] = "ok"
+    rows = pd.DataFrame(network_estimates(metrics, classes, runs)).set_index(["method", "class"])
+    assert rows.loc[("paper_nc_over_gcol", "max"), "estimate"] == 0.25
+    runs["status"] = ["diverged", "ok"]
+    assert network_estimates(metrics, classes, runs) == []  # run b is a source-task run
+    metrics.loc[0, "metric_status"] = "coincident_means"
+    assert network_estimates(metrics, classes) == []
 
 
 def test_prepared_constants_are_what_the_estimators_target(prepared_dir):

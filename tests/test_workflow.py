@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from gcnc.config import expand_runs, load_config
 from tests.slurm_cluster import Cluster, Unavailable
@@ -160,6 +161,27 @@ def test_paper_mini_runs_every_architecture_and_stage(tmp_path):
     assert set(sources) == set(runs.dataset)
     if DEBIAN_FASHION_MNIST.exists():
         assert str(DEBIAN_FASHION_MNIST) in json.dumps(sources["fashion_mnist"])
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_smoke_dag_on_cuda_matches_the_cpu_run(smoke_project, tmp_path):
+    """The whole smoke DAG with device cuda: same runs, statuses and accuracies as on the CPU
+    (floating-point results agree up to GPU rounding; exact equality is not expected)."""
+    import pandas as pd
+
+    proj = copy_project(tmp_path / "cuda", "smoke")
+    params = proj / "params.yaml"
+    params.write_text(params.read_text().replace("device: cpu", "device: cuda", 1))
+    run(["snakemake", "--cores", "2"], proj)
+    runs = [pd.read_csv(p / "results" / "smoke" / "runs.csv") for p in (smoke_project, proj)]
+    assert list(runs[0].run_id) == list(runs[1].run_id)
+    assert (runs[1].status == "ok").all()
+    metrics = pd.read_csv(proj / "results" / "smoke" / "metrics.csv")
+    assert set(metrics.device) == {"cuda:0"} or set(metrics.device) == {"cuda"}
+    cpu = pd.read_csv(smoke_project / "results" / "smoke" / "metrics.csv")
+    assert (metrics.accuracy - cpu.accuracy).abs().max() < 0.05
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

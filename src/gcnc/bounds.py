@@ -124,11 +124,17 @@ def bounds_table(
     fewshot: pd.DataFrame,
     delta: float,
 ) -> pd.DataFrame:
-    """results/<preset>/bounds.csv: every bound at every step, one row per choice of c."""
+    """results/<preset>/bounds.csv: every bound at every step, one row per choice of c.
+
+    Runs whose status (runs.csv, and the few-shot rows' own ``status``) is not ``ok`` (diverged)
+    are left out of every bound.
+    """
     ok = set(runs.loc[runs.status == "ok", "run_id"])
     metrics = metrics[metrics.run_id.isin(ok)]
     consts = constants(poincare)
     parts = [prop41(metrics, consts), prop43(metrics, class_metrics, consts, delta)]
     if not fewshot.empty:
-        parts.append(prop51(fewshot[fewshot.run_id.isin(ok)], consts, delta))
+        fs = fewshot[fewshot.run_id.isin(ok)]
+        fs = fs[fs.status.eq("ok")] if "status" in fs else fs
+        parts.append(prop51(fs, consts, delta))
     return pd.concat(parts, ignore_index=True)

@@ -180,7 +180,8 @@ def claims_table(
 
     fewshot = pd.read_csv(inputs["fewshot"])
     if not fewshot.empty:
-        fs = fewshot[fewshot.status == "ok"]
+        ok = set(runs.loc[runs.status == "ok", "run_id"])  # diverged runs: never
+        fs = fewshot[(fewshot.status == "ok") & fewshot.run_id.isin(ok)]
         per_run = fs.drop_duplicates("run_id")
         signed("lower pretraining GC gives lower target NC", per_run, "source_gc", "target_nc", +1)
         shot = 5 if 5 in set(fs["shot"]) else int(fs["shot"].max())

@@ -55,10 +55,28 @@ def load_schema() -> dict[str, Any]:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The YAML mapping in ``path``; a missing file, invalid YAML or a non-mapping raises a
+    :class:`ConfigError` naming the file (and the line, for a YAML error)."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise ConfigError(f"config file {path}: cannot be read ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"config file {path}: not valid YAML{line}: {problem}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys, got {config!r:.80}")
+    return config
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read, override (top-level keys, like ``snakemake --config``), resolve derived presets and
     validate the config."""
-    config = yaml.safe_load(Path(path).read_text())
+    config = read_config_file(path)
     config.update(overrides or {})
     config = resolve_config(config)
     validate_config(config)

@@ -165,7 +165,46 @@ def evaluate_transfer(
     source_metrics_csv: str | Path,
     status: str,
 ) -> pd.DataFrame:
-    """One row per (way, shot, classifier): source GC, target NC / geometric collapse, accuracy."""
+    """One row per (way, shot, classifier): source GC, target NC / geometric collapse, accuracy.
+
+    ``status`` is the run's (summary.json) and is recorded in every row. A run that is not ``ok``
+    (diverged: its weights may be non-finite) is not evaluated: its rows keep the source metrics
+    last logged but NaN target metrics and accuracies, and every consumer (claims, bounds,
+    figures) selects ``status == ok`` rows only.
+    """
+    src = pd.read_csv(source_metrics_csv)
+    src_final = src[(src.split == "train") & (src.step == src.step.max())].iloc[0]
+    common = {
+        "run_id": spec.run_id,
+        **{k: v for k, v in spec.to_dict().items() if k != "model"},
+        "status": status,
+        "source_gc": src_final.gc,
+        "source_nc": src_final.nc,
+        "source_geometric_collapse": src_final.geometric_collapse,
+        "source_cdnv_max": src_final.cdnv_max,
+        "source_classes": len(data.classes("source")),
+    }
+    classifiers = [c for c in ("ncm", "logreg") if c in cfg["classifiers"]]
+    classifiers += ["finetune"] if cfg["finetune_steps"] > 0 else []
+    if status != "ok":
+        nan = float("nan")
+        common |= {"target_gc": nan, "target_nc": nan, "target_geometric_collapse": nan}
+        return pd.DataFrame(
+            [
+                {
+                    **common,
+                    "way": way,
+                    "shot": shot,
+                    "classifier": clf,
+                    "episodes": int(episodes[f"w{way}_s{shot}_support"].shape[0]),
+                    "accuracy": nan,
+                    "ci95": nan,
+                }
+                for way in cfg["ways"]
+                for shot in cfg["shots"]
+                for clf in classifiers
+            ]
+        )
     device = model_device(model)
     pool = data.view("target", "all")
     feats, _ = embed_and_logits(model, pool.x)  # on the model's device
@@ -179,17 +218,7 @@ def evaluate_transfer(
         n_probes=metric_cfg["gc_probes"],
     )
     target_gc = float(sub_gc.mean())
-    src = pd.read_csv(source_metrics_csv)
-    src_final = src[(src.split == "train") & (src.step == src.step.max())].iloc[0]
-    common = {
-        "run_id": spec.run_id,
-        **{k: v for k, v in spec.to_dict().items() if k != "model"},
-        "status": status,
-        "source_gc": src_final.gc,
-        "source_nc": src_final.nc,
-        "source_geometric_collapse": src_final.geometric_collapse,
-        "source_cdnv_max": src_final.cdnv_max,
-        "source_classes": len(data.classes("source")),
+    common |= {
         "target_gc": target_gc,
         "target_nc": neural_collapse(sub_feats, sub_y),
         "target_geometric_collapse": geometric_collapse(target_gc, sub_feats, sub_y),
@@ -202,11 +231,11 @@ def evaluate_transfer(
             support = feats[torch.from_numpy(s_idx).to(device)]
             query = feats[torch.from_numpy(q_idx).to(device)]
             accs = {}
-            if "ncm" in cfg["classifiers"]:
+            if "ncm" in classifiers:
                 accs["ncm"] = ncm_episodes(support, query)
-            if "logreg" in cfg["classifiers"]:
+            if "logreg" in classifiers:
                 accs["logreg"] = logreg_episodes(support, query)
-            if cfg["finetune_steps"] > 0:
+            if "finetune" in classifiers:
                 accs["finetune"] = finetune_episodes(
                     model, pool.x, s_idx, q_idx, cfg["finetune_steps"], spec.lr
                 )

@@ -44,11 +44,12 @@ RITZ_REPEATS = 5
 def linear_lower_bound(x: np.ndarray) -> float:
     """lambda_max of the sample covariance: sup over linear test functions."""
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    cov = np.atleast_2d(np.cov(x.T, bias=True))
-    if cov.shape[0] > len(x):  # high-dimensional: use the Gram matrix (same non-zero spectrum)
-        xc = x - x.mean(0)
-        return float(np.linalg.eigvalsh(xc @ xc.T / len(x)).max())
-    return float(np.linalg.eigvalsh(cov).max())
+    xc = x - x.mean(0)
+    n, d = xc.shape
+    # the smaller of the covariance (d x d) and the Gram matrix (n x n): same non-zero spectrum
+    form = xc.T @ xc / n if d <= n else xc @ xc.T / n
+    top = len(form) - 1
+    return float(scipy.linalg.eigh(form, eigvals_only=True, subset_by_index=[top, top])[0])
 
 
 def _exponents(dim: int, degree: int) -> np.ndarray:
@@ -163,17 +164,25 @@ def data_estimates(name: str, path: str | Path, max_samples: int) -> list[dict[s
     return rows
 
 
-def network_estimates(metrics: pd.DataFrame, class_metrics: pd.DataFrame) -> list[dict[str, Any]]:
+def network_estimates(
+    metrics: pd.DataFrame, class_metrics: pd.DataFrame, runs: pd.DataFrame | None = None
+) -> list[dict[str, Any]]:
     """Estimators 1 and 2 from the logged checkpoints of ``task == full`` runs (train split).
 
     Only checkpoints whose GC was computed exactly are used when the preset logged any (a ratio
     with a noisy GC estimate in its denominator is no longer a lower bound); a preset that logs
-    Hutchinson estimates only (``paper``) uses all of them.
+    Hutchinson estimates only (``paper``) uses all of them. Runs whose status in ``runs``
+    (runs.csv) is not ``ok`` (diverged) are left out, and so are checkpoints whose
+    ``metric_status`` flags degenerate geometry (non-finite NC or geometric collapse).
     """
     rows = []
     full = metrics[(metrics.task == "full") & (metrics.split == "train")]
+    if runs is not None:
+        full = full[full.run_id.isin(set(runs.loc[runs.status == "ok", "run_id"]))]
     exact = full.gc_estimator.eq("exact")
     full = full[exact] if exact.any() else full
+    if "metric_status" in full:
+        full = full[full.metric_status.fillna("ok").eq("ok")]
     for name, grp in full.groupby("dataset"):
         ratio = (grp.nc / grp.geometric_collapse).replace([np.inf, -np.inf], np.nan)
         rows.append(
@@ -209,12 +218,14 @@ def poincare_table(
     class_metrics: pd.DataFrame,
     datasets: dict[str, str | Path],
     cfg: dict[str, Any],
+    runs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """results/<preset>/poincare.csv: dataset, class, method, kind, estimate, true_value.
 
-    ``datasets`` maps dataset names to their prepared folders.
+    ``datasets`` maps dataset names to their prepared folders; ``runs`` (runs.csv) gives each
+    run's status: diverged runs are left out of the network estimates.
     """
-    rows = network_estimates(metrics, class_metrics)
+    rows = network_estimates(metrics, class_metrics, runs)
     for name, path in datasets.items():
         rows += data_estimates(name, path, cfg["max_samples"])
     table = pd.DataFrame(rows)

@@ -10,13 +10,19 @@ Runs on the preset's device (``auto``: CUDA when available), recorded in config.
 ``device`` column of metrics.csv. Logging steps are read-only (eval mode, no BatchNorm update) and
 a training step updates the BatchNorm statistics once, also with the GC regulariser. Only the last
 ``training.keep_checkpoints`` checkpoints (default 3) are kept.
+
+Every checkpoint is bound to what made it: it carries the sha256 :func:`fingerprint` of the run's
+resolved settings (:func:`run_settings`: the RunSpec, steps included; the training settings but
+``checkpoint_every`` and ``keep_checkpoints``; the metrics settings; the prepared data's content
+hash; not the device). A run resumes only from a checkpoint with its own fingerprint: otherwise
+the checkpoints are deleted, the log says which settings changed, and training starts afresh. An
+unreadable checkpoint is named in the log, deleted, and the one before it is used.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from gcnc.checkpoints import (
+    discard_checkpoints,
+    fingerprint,
+    prune_checkpoints,
+    resume_state,
+    run_settings,
+    save_atomic,
+    write_atomic,
+)
 from gcnc.config import RunSpec
 from gcnc.data.prepared import Prepared, Split
 from gcnc.metrics.gc import embed_with_gc_penalty
@@ -64,17 +79,17 @@ def gc_estimator(metric_cfg: dict[str, Any], *, endpoint: bool) -> str:
 def eval_subset(split: Split, n: int, balanced: bool = True) -> Split:
     """A fixed evaluation subset of about n examples (same for every run).
 
-    Balanced: each class contributes the first n // k of its examples in one fixed permutation
-    of the split (all of them if it has fewer; at least 2, so every class has a variance), so
-    that NC and the per-class GC weigh the classes equally, as the balanced distribution of
-    Prop. 4.1. Otherwise the first n examples of that permutation.
+    Balanced: each class contributes the first max(1, n // k) of its examples in one fixed
+    permutation of the split (all of them if it has fewer), so that NC and the per-class GC
+    weigh the classes equally, as the balanced distribution of Prop. 4.1 (choose n >= 2k so
+    that every class has a variance). Otherwise the first n examples of that permutation.
     """
     perm = torch.randperm(split.x.shape[0], generator=_generator(EVAL_SEED))
     if not balanced:
         return Split(split.x[perm[:n]], split.y[perm[:n]])
     labels = split.y[perm]
     classes = torch.unique(labels)
-    per_class = max(2, n // len(classes))
+    per_class = max(1, n // len(classes))
     keep = torch.cat([perm[labels == c][:per_class] for c in classes])
     idx = keep[torch.argsort(torch.argsort(perm)[keep])]  # in permutation order, classes mixed
     return Split(split.x[idx], split.y[idx])
@@ -83,25 +98,6 @@ def eval_subset(split: Split, n: int, balanced: bool = True) -> Split:
 def model_for(spec: RunSpec, prepared: Prepared) -> EmbedClassifier:
     n_classes = len(prepared.classes(spec.task))
     return build_model(spec.arch, prepared.input_shape, n_classes, **spec.model)
-
-
-def _save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
-    found = sorted(ckpt_dir.glob("step_*.pt"))
-    return found[-1] if found else None
-
-
-def _prune_checkpoints(ckpt_dir: Path, keep: int) -> None:
-    """Delete all but the newest ``keep`` checkpoints (called after the newest is in place)."""
-    if keep < 1:
-        raise ValueError(f"keep_checkpoints must be at least 1, got {keep}")
-    for old in sorted(ckpt_dir.glob("step_*.pt"))[:-keep]:
-        old.unlink(missing_ok=True)
 
 
 def learning_rate(base: float, step: int, steps: int, schedule: str = "constant") -> float:
@@ -144,9 +140,11 @@ def pretrain(
     """Train one run into ``out_dir``; returns the run summary (also written to summary.json).
 
     Writes ``metrics.csv`` (one row per logging step and split), ``class_metrics.csv`` (per-class
-    GC and variance), ``config.json`` (exact run config), ``final.pt`` (state dict) and keeps
-    the last ``keep_checkpoints`` of ``checkpoints/step_*.pt`` (model + optimizer state dicts,
-    logged rows) for resumption.
+    GC and variance), ``config.json`` (exact run config and its fingerprint), ``final.pt`` (state
+    dict), each atomically, and keeps the last ``keep_checkpoints`` of ``checkpoints/step_*.pt``
+    (model + optimizer state dicts, logged rows, fingerprint) for resumption.
+    ``steps_done`` in the summary is ``steps``, or for a diverged run the step whose loss was
+    non-finite.
     """
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
@@ -162,24 +160,35 @@ def pretrain(
         "test": eval_subset(test, train_cfg["eval_examples"]),
     }
 
-    torch.manual_seed(spec.seed)
-    model = model_for(spec, prepared).to(device)
-    opt = torch.optim.SGD(
-        model.parameters(),
-        lr=spec.lr,
-        momentum=train_cfg["momentum"],
-        weight_decay=spec.weight_decay,
-    )
+    settings = run_settings(spec, preset, prepared)
+    fp = fingerprint(settings)
+
+    def fresh() -> tuple[EmbedClassifier, torch.optim.SGD]:
+        torch.manual_seed(spec.seed)
+        net = model_for(spec, prepared).to(device)
+        sgd = torch.optim.SGD(
+            net.parameters(),
+            lr=spec.lr,
+            momentum=train_cfg["momentum"],
+            weight_decay=spec.weight_decay,
+        )
+        return net, sgd
+
+    model, opt = fresh()
     rows: list[dict[str, Any]] = []
     class_rows: list[dict[str, Any]] = []
     start, status, t0 = 0, "ok", time.time()
-    latest = _latest_checkpoint(ckpt_dir)
-    if latest is not None:
-        state = torch.load(latest, map_location="cpu", weights_only=True)  # copied to device
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        rows, class_rows, start = state["rows"], state["class_rows"], state["step"]
-        print(f"resuming {spec.run_id} from checkpoint {latest.name} (step {start})", flush=True)
+    state = resume_state(ckpt_dir, settings, spec.run_id)
+    if state is not None:
+        try:  # copied to the device
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            rows, class_rows, start = state["rows"], state["class_rows"], state["step"]
+            print(f"resuming {spec.run_id} from checkpoint step {start}", flush=True)
+        except (RuntimeError, ValueError, KeyError) as err:
+            print(f"{spec.run_id}: checkpoint does not fit the model ({err}); fresh", flush=True)
+            discard_checkpoints(ckpt_dir)
+            model, opt = fresh()
 
     def log(step: int) -> None:
         means = None
@@ -221,6 +230,7 @@ def pretrain(
         total=spec.steps,
     )
     schedule = train_cfg.get("lr_schedule", "constant")
+    steps_done = spec.steps
     for step in bar:
         model.train()
         idx = torch.randperm(n, generator=_generator(spec.seed, step))[:bs].to(device)
@@ -229,7 +239,8 @@ def pretrain(
             model, xb, yb, spec.gc_reg, metric_cfg["gc_reg_probes"], _generator(spec.seed, step, 2)
         )
         if not torch.isfinite(total):
-            status = "diverged"
+            status, steps_done = "diverged", step  # the step whose loss was non-finite
+            print(f"{spec.run_id}: non-finite loss at step {step}; diverged", flush=True)
             break
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -240,17 +251,19 @@ def pretrain(
             log(step)
             bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{rows[-2]['accuracy']:.3f}")
         if step % train_cfg["checkpoint_every"] == 0 or step == spec.steps:
-            _save_atomic(
+            save_atomic(
                 {
                     "step": step,
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
                     "rows": rows,
                     "class_rows": class_rows,
+                    "fingerprint": fp,
+                    "settings": settings,
                 },
                 ckpt_dir / f"step_{step:08d}.pt",
             )
-            _prune_checkpoints(ckpt_dir, train_cfg.get("keep_checkpoints", KEEP_CHECKPOINTS))
+            prune_checkpoints(ckpt_dir, train_cfg.get("keep_checkpoints", KEEP_CHECKPOINTS))
     bar.close()
 
     table = pd.DataFrame(rows)
@@ -258,30 +271,26 @@ def pretrain(
         if key != "model":
             table[key] = value
     table["run_id"] = spec.run_id
-    table.to_csv(out / "metrics.csv", index=False)
-    pd.DataFrame(class_rows).assign(run_id=spec.run_id).to_csv(
-        out / "class_metrics.csv", index=False
-    )
-    (out / "config.json").write_text(
-        json.dumps(
-            {
-                "run": spec.to_dict(),
-                "run_id": spec.run_id,
-                "training": train_cfg,
-                "metrics": metric_cfg,
-                "device": dev,
-                "dataset_meta": {k: prepared.meta[k] for k in ("name", "kind", "n_classes")},
-            },
-            indent=2,
-            sort_keys=True,
-        )
-    )
-    torch.save(model.state_dict(), out / "final.pt")
+    write_atomic(out / "metrics.csv", table.to_csv(index=False))
+    classes = pd.DataFrame(class_rows).assign(run_id=spec.run_id)
+    write_atomic(out / "class_metrics.csv", classes.to_csv(index=False))
+    config = {
+        "run": spec.to_dict(),
+        "run_id": spec.run_id,
+        "training": train_cfg,
+        "metrics": metric_cfg,
+        "device": dev,
+        "dataset_meta": {k: prepared.meta[k] for k in ("name", "kind", "n_classes")},
+        "data_fingerprint": settings["data"],
+        "fingerprint": fp,
+    }
+    write_atomic(out / "config.json", json.dumps(config, indent=2, sort_keys=True))
+    save_atomic(model.state_dict(), out / "final.pt")
     summary = {
         "run_id": spec.run_id,
         "status": status,
-        "steps_done": int(rows[-1]["step"]),
+        "steps_done": int(steps_done),
         "final_test_accuracy": float(table[table.split == "test"].accuracy.iloc[-1]),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     return summary

@@ -29,6 +29,7 @@ rule poincare:
     input:
         metrics=f"{RES}/metrics.csv",
         class_metrics=f"{RES}/class_metrics.csv",
+        runs=f"{RES}/runs.csv",
         data=[f"{PREP}/{d}/arrays.npz" for d in POINCARE_DATASETS],
     output:
         f"{RES}/poincare.csv",

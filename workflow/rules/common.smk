@@ -15,6 +15,10 @@ from gcnc.config import (
 
 from gcnc.data.availability import availability_errors, fabricated_kinds
 
+from gcnc.config import read_config_file
+
+read_config_file("params.yaml")  # a file that is not YAML: an error naming it, not a traceback
+
 
 configfile: "params.yaml"
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 
+from gcnc.checkpoints import load_weights
 from gcnc.config import RunSpec
 from gcnc.data import load_prepared
 from gcnc.fewshot import evaluate_transfer, load_episodes
@@ -16,7 +17,7 @@ with job_log(snakemake.log[0]):
     data = load_prepared(Path(snakemake.input.data[0]).parent)
     device = resolve_device(snakemake.params.device)
     model = model_for(spec, data).to(device)
-    model.load_state_dict(torch.load(snakemake.input.final, map_location="cpu", weights_only=True))
+    model.load_state_dict(load_weights(snakemake.input.final))
     print(f"device: {device}", flush=True)
     status = json.loads(Path(snakemake.input.summary).read_text())["status"]
     table = evaluate_transfer(

@@ -1,4 +1,4 @@
-"""Rule poincare -> gcnc.poincare.poincare_table."""
+"""Rule poincare -> gcnc.poincare.poincare_table (diverged runs of runs.csv left out)."""
 
 from pathlib import Path
 
@@ -13,5 +13,6 @@ with job_log(snakemake.log[0]):
         pd.read_csv(snakemake.input.class_metrics),
         {Path(p).parent.name: Path(p).parent for p in snakemake.input.data},
         snakemake.params.poincare,
+        runs=pd.read_csv(snakemake.input.runs),
     )
     table.to_csv(snakemake.output[0], index=False)

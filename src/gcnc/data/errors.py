@@ -1,4 +1,4 @@
-"""Errors for missing or corrupt raw data; their messages say what to do."""
+"""Errors for missing or corrupt data; their messages name the file and say what to do."""
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -6,4 +6,5 @@ class DataNotFoundError(FileNotFoundError):
 
 
 class DataCorruptError(ValueError):
-    """A raw dataset file does not match its published checksum."""
+    """A raw dataset file does not match its published checksum, or a prepared dataset
+    (arrays.npz, meta.json) is unreadable or does not match the checksums recorded with it."""

@@ -9,6 +9,17 @@
 Class statistics are accumulated class by class in one pass over the features (float64), so no
 N x N matrix is formed. Every tensor made here lives on the device of the features, so the metrics
 run where the model does (a GPU during pretraining).
+
+Squared distances between class means are computed from the differences mu_i - mu_j in float64,
+never from a Gram matrix (||a||^2 + ||b||^2 - 2 a.b, what ``torch.cdist`` does above 25 rows),
+which cancels to 0 when the means are far from the origin relative to their spread.
+
+Degenerate geometry is kept, not hidden: when two class means coincide, NC, the CDNV and
+geometric collapse are ``inf`` (``nan`` for 0/0); when a centred class mean is zero its angle is
+undefined and NC2 equiangularity is ``nan`` (equinorm stays defined unless every centred mean is
+zero, NC3 is ``nan`` then). :func:`metric_status` names such cases (``coincident_means``,
+``zero_centred_mean``, ``non_finite_features``; ``ok`` otherwise) and is logged with every
+snapshot, so no table carries a silent inf or nan.
 """
 
 from __future__ import annotations
@@ -16,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+DISTANCE_CHUNK = 1 << 24  # elements of the (rows x k x p) difference block formed at once
 
 
 @dataclass
@@ -36,8 +49,13 @@ class ClassStats:
         return self.means.mean(0)
 
     def sq_distances(self) -> torch.Tensor:
-        """k x k matrix of ||mu_i - mu_j||^2."""
-        return torch.cdist(self.means, self.means).pow(2)
+        """k x k matrix of ||mu_i - mu_j||^2, summed from the differences in float64 (in row
+        blocks of at most DISTANCE_CHUNK elements); the diagonal is exactly 0."""
+        m = self.means.double()
+        k, p = m.shape
+        rows = max(1, DISTANCE_CHUNK // max(1, k * p))
+        blocks = [(m[i : i + rows, None, :] - m[None]).pow(2).sum(-1) for i in range(0, k, rows)]
+        return torch.cat(blocks)
 
 
 def class_stats(
@@ -125,15 +143,36 @@ def nc2(
     """NC2 errors: (equinorm, equiangularity) of the centred class means.
 
     equinorm = std/mean of ||mu_c - mu_G||; equiangularity = Avg_{i != j} |cos_ij + 1/(k-1)|.
-    Both are 0 for a simplex equiangular tight frame.
+    Both are 0 for a simplex equiangular tight frame. A zero centred mean has no angle:
+    equiangularity is then NaN (and equinorm NaN when every centred mean is zero), flagged
+    ``zero_centred_mean`` by :func:`metric_status`.
     """
     s = _stats(features, labels)
     m = _centred_means(s)
     norms = m.norm(dim=1)
     equinorm = float(norms.std(unbiased=False) / norms.mean())
+    if bool((norms == 0).any()):
+        return equinorm, float("nan")
     unit = m / norms[:, None]
     cos = unit @ unit.T
     return equinorm, float((cos[_off_diagonal(s.k, cos)] + 1.0 / (s.k - 1)).abs().mean())
+
+
+def metric_status(stats: ClassStats) -> str:
+    """``ok``, or the degenerate cases that make metrics non-finite, joined by ``+``:
+    ``non_finite_features`` (NaN/inf embeddings), ``coincident_means`` (two class means equal:
+    NC, CDNV and geometric collapse inf), ``zero_centred_mean`` (NC2 equiangularity NaN)."""
+    if not (
+        bool(torch.isfinite(stats.means).all()) and bool(torch.isfinite(stats.variances).all())
+    ):
+        return "non_finite_features"
+    flags = []
+    d2 = stats.sq_distances()
+    if bool((d2[_off_diagonal(stats.k, d2)] == 0).any()):
+        flags.append("coincident_means")
+    if bool((_centred_means(stats).norm(dim=1) == 0).any()):
+        flags.append("zero_centred_mean")
+    return "+".join(flags) or "ok"
 
 
 def nc3(

@@ -16,6 +16,7 @@ from gcnc.metrics.collapse import (
     class_stats,
     geometric_collapse,
     inverse_distance_sum,
+    metric_status,
     nc1,
     nc2,
     nc3,
@@ -59,6 +60,9 @@ def snapshot(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], torch.Tensor]:
     """Scalar metrics, per-class rows (n, GC, variance) and the class means of one split.
 
+    ``metric_status`` (:func:`gcnc.metrics.collapse.metric_status`) flags the degenerate cases in
+    which NC, geometric collapse or NC2 are kept non-finite (``ok`` otherwise).
+
     ``ncm_means`` are the class means the nearest-class-mean classifier uses (the training split's
     for a test split, as in Prop. 4.3); by default this split's own means.
     """
@@ -87,6 +91,7 @@ def snapshot(
         "nc3": nc3(stats, None, model.head.weight),
         "nc4": nc4(feats, logits, means),
         "rank": numerical_rank(feats),
+        "metric_status": metric_status(stats),
         "embed_dim": int(feats.shape[1]),
         "n_examples": int(x.shape[0]),
     }
