@@ -5,7 +5,7 @@ CORES ?= 2
 PRESET ?= quick
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup run reproduce test lint bench report dryrun-paper
+.PHONY: setup run reproduce test lint bench report readme dryrun-paper
 
 setup:  ## isolated environment with pinned dependencies and the gcnc package (editable)
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ setup:  ## isolated environment with pinned dependencies and the gcnc package (e
 	    "data/raw/FashionMNIST/raw/, or set data.allow_download: true"; \
 	fi
 
-run:  ## the main job: one preset (default quick: offline, CPU, ~4-7 min on 2 cores) through Snakemake
+run:  ## the main job: one preset (default quick: real Fashion-MNIST, CPU, <= 12 min on 2 cores)
 	@# after a kill: remove a stale lock, only if no Snakemake runs here (gcnc.locks says what it did)
 	python -m gcnc.locks -- --config preset=$(PRESET)
 	snakemake --cores $(CORES) --rerun-incomplete --config preset=$(PRESET)
@@ -46,6 +46,10 @@ bench:  ## speed benchmarks (numbers go to BENCHMARKS.md)
 	python benchmarks/bench_gc.py
 	python benchmarks/bench_fewshot.py
 	python benchmarks/bench_logging.py
+	python benchmarks/bench_paper_compute.py
+
+readme:  ## README's claims table from paper_figures/$(PRESET)/claims.md (after `make run`)
+	gcnc readme-claims --preset $(PRESET)
 
 report:  ## browsable HTML report of every figure, captioned (after `make run`)
 	snakemake --report report.html --config preset=$(PRESET)

@@ -35,7 +35,9 @@ def test_linear_bound_is_exact_for_gaussians_and_loose_for_boxes():
     assert ritz_estimate(box) == pytest.approx(9 / np.pi**2, rel=0.05)
 
 
-def test_network_estimates_use_full_task_train_rows_with_exact_gc():
+def test_network_estimates_use_train_rows_with_exact_gc():
+    """Estimator 1 (max NC / GCol) reads every run's train rows; estimator 2 (per class) only
+    full-task runs, whose class labels are the dataset's."""
     metrics = pd.DataFrame(
         {
             "run_id": ["a", "a", "b", "a"],
@@ -59,12 +61,12 @@ def test_network_estimates_use_full_task_train_rows_with_exact_gc():
         }
     )
     rows = pd.DataFrame(network_estimates(metrics, classes)).set_index(["method", "class"])
-    assert rows.loc[("paper_nc_over_gcol", "max"), "estimate"] == 0.25
+    assert rows.loc[("paper_nc_over_gcol", "max"), "estimate"] == 90.0  # b's 90 / 1
+    assert rows.loc[("network_test_functions", "0"), "estimate"] == 0.5  # not b's 100 / 1
     assert rows.loc[("network_test_functions", "1"), "estimate"] == 1.5
     # a preset that never logs exact GC keeps its Hutchinson checkpoints
     metrics["gc_estimator"] = "hutchinson"
     rows = pd.DataFrame(network_estimates(metrics, classes)).set_index(["method", "class"])
-    assert rows.loc[("paper_nc_over_gcol", "max"), "estimate"] == 70.0
     assert rows.loc[("network_test_functions", "1"), "estimate"] == 70.0
     # a diverged run and a checkpoint with coinciding class means are left out
     runs = pd.DataFrame({"run_id": ["a", "b"], "status": ["ok", "diverged"]})
@@ -73,8 +75,9 @@ def test_network_estimates_use_full_task_train_rows_with_exact_gc():
     rows = pd.DataFrame(network_estimates(metrics, classes, runs)).set_index(["method", "class"])
     assert rows.loc[("paper_nc_over_gcol", "max"), "estimate"] == 0.25
     runs["status"] = ["diverged", "ok"]
-    assert network_estimates(metrics, classes, runs) == []  # run b is a source-task run
-    metrics.loc[0, "metric_status"] = "coincident_means"
+    only_b = network_estimates(metrics, classes, runs)  # run b is a source-task run
+    assert [(r["method"], r["estimate"]) for r in only_b] == [("paper_nc_over_gcol", 90.0)]
+    metrics.loc[[0, 2], "metric_status"] = "coincident_means"
     assert network_estimates(metrics, classes) == []
 
 

@@ -167,7 +167,8 @@ def data_estimates(name: str, path: str | Path, max_samples: int) -> list[dict[s
 def network_estimates(
     metrics: pd.DataFrame, class_metrics: pd.DataFrame, runs: pd.DataFrame | None = None
 ) -> list[dict[str, Any]]:
-    """Estimators 1 and 2 from the logged checkpoints of ``task == full`` runs (train split).
+    """Estimators 1 and 2 from the logged checkpoints (train split): estimator 1 from every run,
+    estimator 2 (per class) from ``task == full`` runs, whose class labels are the dataset's.
 
     Only checkpoints whose GC was computed exactly are used when the preset logged any (a ratio
     with a noisy GC estimate in its denominator is no longer a lower bound); a preset that logs
@@ -176,7 +177,7 @@ def network_estimates(
     ``metric_status`` flags degenerate geometry (non-finite NC or geometric collapse).
     """
     rows = []
-    full = metrics[(metrics.task == "full") & (metrics.split == "train")]
+    full = metrics[metrics.split == "train"]
     if runs is not None:
         full = full[full.run_id.isin(set(runs.loc[runs.status == "ok", "run_id"]))]
     exact = full.gc_estimator.eq("exact")
@@ -196,7 +197,8 @@ def network_estimates(
             }
         )
     cm = class_metrics[class_metrics.split == "train"].merge(
-        full[["run_id", "step", "dataset"]].drop_duplicates(), on=["run_id", "step"]
+        full.loc[full.task == "full", ["run_id", "step", "dataset"]].drop_duplicates(),
+        on=["run_id", "step"],
     )
     cm = cm[cm.gc > 0]
     for (name, cls), grp in cm.groupby(["dataset", "class"]):

@@ -3,8 +3,6 @@
 import json
 from pathlib import Path
 
-import torch
-
 from gcnc.checkpoints import load_weights
 from gcnc.config import RunSpec
 from gcnc.data import load_prepared
