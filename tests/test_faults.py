@@ -250,7 +250,8 @@ def test_live_snakemake_in_the_directory_keeps_its_lock(tmp_path, capsys):
 
 
 def test_make_run_unlocks_a_stale_lock_then_reruns_incomplete_jobs():
-    res = run(["make", "-n", "run", "PRESET=smoke"], ROOT)
+    # --no-print-directory: under `make test` this make is nested and would announce its directory
+    res = run(["make", "--no-print-directory", "-n", "run", "PRESET=smoke"], ROOT)
     lines = [x for x in res.stdout.splitlines() if not x.startswith("#")]
     assert lines[0] == "python -m gcnc.locks -- --config preset=smoke"
     assert lines[1].startswith("snakemake") and "--rerun-incomplete" in lines[1]
