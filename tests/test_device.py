@@ -229,19 +229,28 @@ def run_script(name: str, inputs: dict, params: dict, tmp_path: Path) -> pd.Data
     return pd.read_csv(out)
 
 
-@pytest.mark.parametrize("name", ["fewshot", "gc_sampling"])
-def test_workflow_scripts_run_on_the_preset_device(
-    name, digits, prepared_dir, tmp_path, monkeypatch
-):
+def script_inputs(
+    digits, prepared_dir: Path, tmp_path: Path, sampling: dict, weights_device: str = "cpu"
+) -> tuple[dict, dict]:
+    """Inputs and params (all but the device) of the fewshot and gc_sampling scripts, with the
+    model's weights saved from ``weights_device``."""
     spec, model, episodes, src = fewshot_inputs(digits, tmp_path)
-    torch.save(model.state_dict(), tmp_path / "final.pt")
+    torch.save(copy.deepcopy(model).to(weights_device).state_dict(), tmp_path / "final.pt")
     save_episodes(tmp_path / "episodes.npz", episodes)
     (tmp_path / "summary.json").write_text(json.dumps({"status": "ok"}))
     inputs = {"final": str(tmp_path / "final.pt"), "data": [str(prepared_dir / "digits" / "x")]}
     inputs |= {"summary": str(tmp_path / "summary.json"), "metrics": str(src)}
     inputs |= {"episodes": str(tmp_path / "episodes.npz")}
     params = {"spec": spec.to_dict(), "fewshot": {**FEWSHOT, "finetune_steps": 0}}
-    params |= {"metrics": METRICS, "eval_examples": 30, "sampling": SAMPLING_DEV}
+    params |= {"metrics": METRICS, "eval_examples": 30, "sampling": sampling}
+    return inputs, params
+
+
+@pytest.mark.parametrize("name", ["fewshot", "gc_sampling"])
+def test_workflow_scripts_run_on_the_preset_device(
+    name, digits, prepared_dir, tmp_path, monkeypatch
+):
+    inputs, params = script_inputs(digits, prepared_dir, tmp_path, SAMPLING_DEV)
     module, fn = (
         (fewshot, "evaluate_transfer") if name == "fewshot" else (gc_sampling, "sampling_study")
     )

@@ -11,12 +11,20 @@ import torch
 
 from gcnc import gc_sampling, training
 from gcnc.config import RunSpec
-from gcnc.fewshot import evaluate_transfer, save_episodes
+from gcnc.fewshot import evaluate_transfer
 from gcnc.metrics import path_slope
 from gcnc.metrics.gc import per_example_gc
 from gcnc.metrics.snapshot import snapshot
 from gcnc.models import build_model
-from tests.test_device import FEWSHOT, METRICS, SAMPLING, fewshot_inputs, run_script, run_spec
+from tests.test_device import (
+    FEWSHOT,
+    METRICS,
+    SAMPLING,
+    fewshot_inputs,
+    run_script,
+    run_spec,
+    script_inputs,
+)
 
 pytestmark = [
     pytest.mark.gpu,
@@ -126,15 +134,7 @@ def test_fewshot_and_sampling_on_cuda(digits, tmp_path):
 
 @pytest.mark.parametrize("name", ["fewshot", "gc_sampling"])
 def test_workflow_scripts_on_cuda(name, digits, prepared_dir, tmp_path):
-    spec, model, episodes, src = fewshot_inputs(digits, tmp_path)
-    torch.save(copy.deepcopy(model).to(CUDA).state_dict(), tmp_path / "final.pt")  # a GPU file
-    save_episodes(tmp_path / "episodes.npz", episodes)
-    (tmp_path / "summary.json").write_text(json.dumps({"status": "ok"}))
-    inputs = {"final": str(tmp_path / "final.pt"), "data": [str(prepared_dir / "digits" / "x")]}
-    inputs |= {"summary": str(tmp_path / "summary.json"), "metrics": str(src)}
-    inputs |= {"episodes": str(tmp_path / "episodes.npz")}
-    params = {"spec": spec.to_dict(), "fewshot": {**FEWSHOT, "finetune_steps": 0}}
-    params |= {"metrics": METRICS, "eval_examples": 30, "sampling": SAMPLING}
+    inputs, params = script_inputs(digits, prepared_dir, tmp_path, SAMPLING, CUDA)  # a GPU file
     cpu = run_script(name, inputs, {**params, "device": "cpu"}, tmp_path)
     gpu = run_script(name, inputs, {**params, "device": CUDA}, tmp_path)
     assert "device: cuda" in (tmp_path / f"{name}.log").read_text()

@@ -1,10 +1,11 @@
 """Checkpoints bound to what made them, and file loads that name the file on failure.
 
-A checkpoint (``checkpoints/step_*.pt``: model and optimizer state dicts, logged rows) carries the
-sha256 :func:`fingerprint` of the run's resolved settings (:func:`run_settings`): the RunSpec
-(model sizes and steps included: with a cosine schedule the rate at every step depends on
-``steps``), every training setting except ``checkpoint_every`` and ``keep_checkpoints`` (which
-change no result), the metrics settings and the prepared data's content hash; not the device.
+A checkpoint (``checkpoints/step_*.pt``: model and optimizer state dicts, logged rows) carries
+the sha256 fingerprint (:func:`gcnc.config.config_hash`) of the run's resolved settings
+(:func:`run_settings`): the RunSpec (model sizes and steps included: with a cosine schedule the
+rate at every step depends on ``steps``), every training setting except ``checkpoint_every`` and
+``keep_checkpoints`` (which change no result), the metrics settings and the prepared data's
+content hash; not the device.
 :func:`resume_state` returns the newest readable checkpoint only if its fingerprint matches;
 otherwise all checkpoints are deleted and the log says which settings changed. Unreadable
 checkpoints are named in the log, deleted, and the one before is used. Writes are atomic.
@@ -12,15 +13,13 @@ checkpoints are named in the log, deleted, and the one before is used. Writes ar
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gcnc.config import RunSpec
+from gcnc.config import RunSpec, config_hash
 from gcnc.data.prepared import Prepared
 
 RESULT_NEUTRAL = ("checkpoint_every", "keep_checkpoints")  # training keys that change no result
@@ -53,11 +52,6 @@ def run_settings(spec: RunSpec, preset: dict[str, Any], prepared: Prepared) -> d
         "metrics": dict(preset["metrics"]),
         "data": prepared.fingerprint,
     }
-
-
-def fingerprint(settings: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of :func:`run_settings`."""
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -103,7 +97,7 @@ def resume_state(ckpt_dir: Path, settings: dict[str, Any], run_id: str) -> dict[
     Unreadable checkpoints are named, deleted and skipped; checkpoints made with other settings
     are all deleted, and the log says which settings changed.
     """
-    fp = fingerprint(settings)
+    fp = config_hash(settings)
     for path in sorted(ckpt_dir.glob("step_*.pt"), reverse=True):
         try:
             state = load_weights(path)

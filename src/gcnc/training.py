@@ -11,12 +11,13 @@ Runs on the preset's device (``auto``: CUDA when available), recorded in config.
 a training step updates the BatchNorm statistics once, also with the GC regulariser. Only the last
 ``training.keep_checkpoints`` checkpoints (default 3) are kept.
 
-Every checkpoint is bound to what made it: it carries the sha256 :func:`fingerprint` of the run's
-resolved settings (:func:`run_settings`: the RunSpec, steps included; the training settings but
-``checkpoint_every`` and ``keep_checkpoints``; the metrics settings; the prepared data's content
-hash; not the device). A run resumes only from a checkpoint with its own fingerprint: otherwise
-the checkpoints are deleted, the log says which settings changed, and training starts afresh. An
-unreadable checkpoint is named in the log, deleted, and the one before it is used.
+Every checkpoint is bound to what made it: it carries the fingerprint (sha256,
+:func:`gcnc.config.config_hash`) of the run's resolved settings (:func:`run_settings`: the
+RunSpec, steps included; the training settings but ``checkpoint_every`` and
+``keep_checkpoints``; the metrics settings; the prepared data's content hash; not the device).
+A run resumes only from a checkpoint with its own fingerprint: otherwise the checkpoints are
+deleted, the log says which settings changed, and training starts afresh. An unreadable
+checkpoint is named in the log, deleted, and the one before it is used.
 """
 
 from __future__ import annotations
@@ -34,14 +35,13 @@ from tqdm import tqdm
 
 from gcnc.checkpoints import (
     discard_checkpoints,
-    fingerprint,
     prune_checkpoints,
     resume_state,
     run_settings,
     save_atomic,
     write_atomic,
 )
-from gcnc.config import RunSpec
+from gcnc.config import RunSpec, config_hash
 from gcnc.data.prepared import Prepared, Split
 from gcnc.metrics.gc import embed_with_gc_penalty
 from gcnc.metrics.slope import path_slope
@@ -161,7 +161,7 @@ def pretrain(
     }
 
     settings = run_settings(spec, preset, prepared)
-    fp = fingerprint(settings)
+    fp = config_hash(settings)
 
     def fresh() -> tuple[EmbedClassifier, torch.optim.SGD]:
         torch.manual_seed(spec.seed)

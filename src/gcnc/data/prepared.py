@@ -24,25 +24,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from gcnc.config import config_hash
 from gcnc.data.errors import DataCorruptError
+from gcnc.provenance import sha256_file
 
 INTEGRITY = "integrity"  # meta.json key: {"arrays.npz": sha256, "meta": sha256}
 ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def sha256_path(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def meta_sha256(meta: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of ``meta`` without its ``integrity`` record."""
-    rest = {k: v for k, v in meta.items() if k != INTEGRITY}
-    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
+    return config_hash({k: v for k, v in meta.items() if k != INTEGRITY})
 
 
 def write_prepared(out_dir: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -54,7 +46,7 @@ def write_prepared(out_dir: Path, arrays: dict[str, np.ndarray], meta: dict[str,
     try:
         np.savez(tmp / "arrays.npz", **arrays)
         meta = json.loads(json.dumps({k: v for k, v in meta.items() if k != INTEGRITY}))
-        meta[INTEGRITY] = {"arrays.npz": sha256_path(tmp / "arrays.npz"), "meta": meta_sha256(meta)}
+        meta[INTEGRITY] = {"arrays.npz": sha256_file(tmp / "arrays.npz"), "meta": meta_sha256(meta)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -169,7 +161,7 @@ def load_prepared(path: str | Path) -> Prepared:
     arrays_path = path / "arrays.npz"
     if not arrays_path.exists():
         raise _corrupt(arrays_path, "arrays.npz is missing")
-    actual = sha256_path(arrays_path)
+    actual = sha256_file(arrays_path)
     expected = meta.get(INTEGRITY, {}).get("arrays.npz")
     if expected is not None and actual != expected:
         raise _corrupt(
