@@ -21,7 +21,16 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-PROJECT_FILES = ["Snakefile", "dvc.yaml", "params.yaml", "workflow", "envs", "src", ".dvcignore"]
+PROJECT_FILES = [
+    "Makefile",
+    "Snakefile",
+    "dvc.yaml",
+    "params.yaml",
+    "workflow",
+    "envs",
+    "src",
+    ".dvcignore",
+]
 
 
 def run(
@@ -104,28 +113,30 @@ def test_audit_fails_when_an_upstream_artifact_changes(smoke_project, tmp_path):
 
 
 @pytest.mark.slow
-def test_dvc_remote_round_trip_restores_every_output(smoke_project, tmp_path):
-    proj = tmp_path / "rt"
-    shutil.copytree(smoke_project, proj, symlinks=True)
-    remote = tmp_path / "remote"
-    run(["dvc", "remote", "add", "-d", "local", str(remote)], proj)
-    run(["dvc", "push", "-q"], proj)
-    original = tmp_path / "original"
-    outs = ["data/prepared", "results/smoke", "paper_figures/smoke"]
-    for out in outs:
-        shutil.copytree(proj / out, original / out)
-        shutil.rmtree(proj / out)
-    shutil.rmtree(proj / ".dvc" / "cache")
-    run(["dvc", "pull", "-q"], proj)
-    for out in outs:
-        cmp = filecmp.dircmp(original / out, proj / out)
-        stack = [cmp]
+def test_fresh_clone_pulls_every_output_and_has_nothing_to_run(smoke_project, tmp_path):
+    """Issue 16 item 8: commit dvc.lock and the remote, push; a clean clone runs `make pull`
+    and gets every output byte for byte, after which Snakemake has nothing to do."""
+    origin = tmp_path / "origin"
+    shutil.copytree(smoke_project, origin, symlinks=True)
+    run(["dvc", "remote", "add", "-d", "store", str(tmp_path / "remote")], origin)
+    run(["git", "add", "dvc.lock", ".dvc/config"], origin)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "results"], origin)
+    run(["dvc", "push", "-q"], origin)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
+    assert not (clone / "results").exists()
+    run(["make", "pull"], clone)
+    for out in ["data/prepared", "results/smoke", "paper_figures/smoke"]:
+        stack = [filecmp.dircmp(origin / out, clone / out)]
         while stack:
             c = stack.pop()
             assert not (c.left_only or c.right_only or c.diff_files or c.funny_files), out
             _, mismatch, errors = filecmp.cmpfiles(c.left, c.right, c.common_files, shallow=False)
             assert not mismatch and not errors
             stack.extend(c.subdirs.values())
+    dry = run(["snakemake", "-n"], clone)
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    assert run([str(BIN / "gcnc"), "audit", "paper_figures/smoke"], clone).returncode == 0
 
 
 @pytest.mark.slow

@@ -5,9 +5,10 @@ claims.md."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from gcnc.provenance import audit
+from gcnc.provenance import AuditResult, audit
 from gcnc.readme import update_readme
 
 
@@ -32,18 +33,25 @@ def main(argv: list[str] | None = None) -> int:
         changed = update_readme(args.readme, claims, args.preset)
         print(f"{args.readme}: claims block {'updated' if changed else 'already current'}")
         return 0
-    failed = 0
+    results = []
     for target in _targets(args.targets):
         try:
-            problems = audit(target)
-        except FileNotFoundError:
-            problems = [f"no provenance sidecar for {target}"]
-        print(f"{'OK  ' if not problems else 'FAIL'} {target}")
-        for problem in problems:
+            result = audit(target)
+        except (FileNotFoundError, json.JSONDecodeError) as err:
+            result = AuditResult(Path(target), [f"no readable provenance sidecar: {err}"])
+        print(f"{'OK  ' if not result.problems else 'FAIL'} {result.sidecar}")
+        for problem in result.problems:
             print(f"     {problem}")
-        failed += bool(problems)
-    return 1 if failed else 0
-
+        results.append(result)
+    failed = sum(bool(r.problems) for r in results)
+    unchecked = sorted({key for r in results for key in r.unchecked})
+    print(
+        f"audit: {len(results)} sidecars, {sum(r.checked for r in results)} files re-hashed, "
+        f"{failed} with problems" + (" - all OK" if results and not failed else "")
+    )
+    if unchecked:
+        print(f"       recorded but not re-hashable (digests over folders): {', '.join(unchecked)}")
+    return 1 if failed or not results else 0
 
 if __name__ == "__main__":
     raise SystemExit(main())

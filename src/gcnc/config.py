@@ -273,6 +273,22 @@ def pretrain_request(spec: RunSpec, preset: dict[str, Any]) -> dict[str, int]:
     return {key: int(cfg[key] * factor) for key in ("mem_mb", "runtime")}
 
 
+def preset_config(config: dict[str, Any], preset: str) -> dict[str, Any]:
+    """The part of the config that decides a preset's results: its settings (without the
+    scheduler's ``resources``), its data settings and the datasets it names. Its hash is what a
+    provenance sidecar records and the audit compares; other presets' edits do not change it."""
+    pre = {k: v for k, v in config["presets"][preset].items() if k != "resources"}
+    names = {s["dataset"] for s in pre["studies"].values()} | set(
+        pre.get("poincare", {}).get("datasets", [])
+    )
+    return {
+        "preset": preset,
+        "settings": pre,
+        "data": preset_data(config, preset),
+        "datasets": {d: config["datasets"][d] for d in sorted(names) if d in config["datasets"]},
+    }
+
+
 def config_hash(obj: Any) -> str:
     """sha256 of the canonical JSON form of ``obj`` (used in provenance sidecars)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()

@@ -7,7 +7,9 @@ from gcnc.config import (
     check_device,
     expand_runs,
     preset_data,
+    config_hash,
     pretrain_request,
+    preset_config,
     resolve_config,
     study_runs,
     validate_config,
@@ -41,6 +43,8 @@ SOURCE_RUNS = sorted(r for r, s in RUNS.items() if s.task == "source")
 DATASETS = sorted({s.dataset for s in RUNS.values()})
 POINCARE_DATASETS = sorted(set(DATASETS) | set(P["poincare"].get("datasets", [])))
 GPUS = 0 if P["device"] == "cpu" else 1  # every rule that runs a model asks for one GPU
+# what decides this preset's results; sidecars record it, rules that draw take it as a param
+PRESET_CONFIG_SHA256 = config_hash(preset_config(config, PRESET))
 FABRICATE = fabricated_kinds(DATA.get("fabricate", []), config, POINCARE_DATASETS)
 
 
@@ -64,6 +68,14 @@ def run_files(run_ids, name):
 
 def prepared(dataset):
     return [f"{PREP}/{dataset}/arrays.npz", f"{PREP}/{dataset}/meta.json"]
+
+
+def run_upstream(run_ids, datasets=()):
+    """Everything drawn from these runs depends on: each run's weights, config and metrics, and
+    the prepared data of their datasets (and of ``datasets``)."""
+    names = sorted({RUNS[r].dataset for r in run_ids} | set(datasets))
+    files = [run_files(sorted(run_ids), f) for f in ("final.pt", "config.json", "metrics.csv")]
+    return [f for group in files for f in group] + [f for d in names for f in prepared(d)]
 
 
 def gc_sampling_run():

@@ -18,11 +18,15 @@ SECTION_INPUTS = {
 FIGURE_TARGETS = [
     f"{FIGS}/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png", "csv", "prov.json")
 ] + [f"{FIGS}/{name}.{ext}" for name in TABLES for ext in ("csv", "md", "prov.json")]
-UPSTREAM = sorted(
-    run_files(sorted(RUNS), "final.pt")
-    + run_files(sorted(RUNS), "config.json")
-    + [f for d in DATASETS for f in prepared(d)]
-)
+ALL_UPSTREAM = run_upstream(RUNS, POINCARE_DATASETS)
+
+
+def figure_upstream(wildcards):
+    """The runs a figure draws (Fig. 2: its one model) and their data, for its sidecar."""
+    plan = FIGURES[wildcards.figure]
+    if plan["kind"] == "gc_sampling":
+        return run_upstream([gc_sampling_run()])
+    return run_upstream([r["run_id"] for r in plan["runs"]])
 
 
 rule figure:
@@ -30,7 +34,7 @@ rule figure:
         figure="|".join(FIGURES),
     input:
         tables=lambda wc: SECTION_INPUTS[FIGURES[wc.figure]["kind"]],
-        upstream=UPSTREAM,
+        upstream=figure_upstream,
     output:
         pdf=report(
             f"{FIGS}/{{figure}}.pdf",
@@ -44,7 +48,7 @@ rule figure:
     params:
         plan=lambda wc: FIGURES[wc.figure],
         preset=PRESET,
-        config=config,
+        config_sha256=PRESET_CONFIG_SHA256,
     log:
         f"logs/{PRESET}/figure/{{figure}}.log",
     conda:
@@ -58,7 +62,7 @@ rule table:
         table="|".join(TABLES),
     input:
         tables=lambda wc: TABLE_INPUTS[wc.table],
-        upstream=UPSTREAM,
+        upstream=ALL_UPSTREAM,
     output:
         csv=report(f"{FIGS}/{{table}}.csv", caption="../report/table.rst", category="Tables"),
         md=f"{FIGS}/{{table}}.md",
@@ -66,7 +70,7 @@ rule table:
     params:
         plan=lambda wc: TABLES[wc.table],
         preset=PRESET,
-        config=config,
+        config_sha256=PRESET_CONFIG_SHA256,
     log:
         f"logs/{PRESET}/table/{{table}}.log",
     conda:
@@ -82,7 +86,7 @@ rule claims:
         gc_sampling=f"{RES}/gc_sampling.csv",
         bounds=f"{RES}/bounds.csv",
         fewshot=f"{RES}/fewshot.csv",
-        upstream=UPSTREAM,
+        upstream=ALL_UPSTREAM,
     output:
         md=report(f"{FIGS}/claims.md", caption="../report/claims.rst", category="Claims"),
         csv=f"{FIGS}/claims.csv",
@@ -91,7 +95,7 @@ rule claims:
         claims=P["claims"],
         studies=P["studies"],
         preset=PRESET,
-        config=config,
+        config_sha256=PRESET_CONFIG_SHA256,
     log:
         f"logs/{PRESET}/claims.log",
     conda:

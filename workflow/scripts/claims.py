@@ -19,7 +19,8 @@ with job_log(snakemake.log[0]):
         tables.values(),
         snakemake.input.upstream,
         preset=snakemake.params.preset,
-        config=snakemake.params.config,
+        config_sha256=snakemake.params.config_sha256,
+        function=claims_report,
         rule="claims",
         path=out.prov,
     )

@@ -11,7 +11,8 @@ with job_log(snakemake.log[0]):
         snakemake.input.tables,
         snakemake.input.upstream,
         preset=snakemake.params.preset,
-        config=snakemake.params.config,
+        config_sha256=snakemake.params.config_sha256,
+        function=render_table,
         rule="table",
         path=out.prov,
     )
