@@ -19,6 +19,7 @@ include: "workflow/rules/figures.smk"
 # no scheduler round trip each (see workflow/profiles/slurm).
 localrules:
     all,
+    plan,
     prepare_all_data,
     collect_metrics,
     collect_fewshot,

@@ -168,19 +168,20 @@ def test_diverged_run_few_shot_rows_are_flagged_and_left_out(digits, tmp_path):
 
 def test_claims_leave_out_diverged_runs(tmp_path):
     from gcnc.claims import claims_table
-    from tests.test_claims import STUDY, _inputs
+    from tests.test_claims import _study_rows, write_inputs
 
-    inputs = _inputs(tmp_path, -1)
+    inputs = write_inputs(tmp_path, pd.DataFrame(_study_rows("d", -1, 10)))
     runs = pd.read_csv(inputs["runs"])
-    runs.loc[runs.run_id.str.startswith("lr0.01_"), "status"] = "diverged"
+    runs.loc[runs.run_id.str.startswith("d_lr0.01_"), "status"] = "diverged"
     runs.to_csv(inputs["runs"], index=False)
     fewshot = runs[["run_id"]].assign(status="ok", source_gc=range(10), target_nc=range(10))
-    fewshot = fewshot.assign(shot=5, classifier="ncm", accuracy=0.5)
+    fewshot = fewshot.assign(dataset="d", arch="a", task="full", lr=0.1, batch_size=8)
+    fewshot = fewshot.assign(weight_decay=0.0, gc_reg=0.0, shot=5, classifier="ncm", accuracy=0.5)
     fewshot.loc[9, "status"] = "diverged"  # its own few-shot rows say so
     fewshot.to_csv(inputs["fewshot"], index=False)
-    table = claims_table(inputs, STUDY, {"bootstrap": 50, "seed": 0}).set_index("claim")
-    assert "over 8 runs" in table.loc["higher learning rate lowers embedding GC", "statistic"]
-    assert "over 7 runs" in table.loc["lower pretraining GC gives lower target NC", "statistic"]
+    table = claims_table(inputs, {"bootstrap": 50, "seed": 0}, "x").set_index("claim")
+    assert table.loc["higher learning rate lowers embedding GC", "n_runs"] == 8
+    assert table.loc["lower pretraining GC gives lower target NC", "n_runs"] == 7
 
 
 def test_diverged_fig2_model_stops_gc_sampling_naming_the_run(digits, prepared_dir, tmp_path):

@@ -15,6 +15,7 @@ from gcnc.config import (
     validate_config,
 )
 
+from gcnc.plan import run_plan
 from gcnc.data.availability import availability_errors, fabricated_kinds
 
 from gcnc.config import read_config_file
@@ -35,6 +36,7 @@ CONDA_ENV = "../../envs/gcnc.yaml"  # used by --sdm conda; relative to workflow/
 PRESET = config["preset"]
 P = config["presets"][PRESET]
 RUNS = expand_runs(config, PRESET)  # run_id -> RunSpec: the whole pretraining grid
+PLAN = run_plan(config, PRESET)  # which run is in which study and sweep row (plan.csv)
 RES = f"results/{PRESET}"
 FIGS = f"paper_figures/{PRESET}"
 DATA = preset_data(config, PRESET)  # top-level data settings, the preset's over them

@@ -86,6 +86,7 @@ rule claims:
         gc_sampling=f"{RES}/gc_sampling.csv",
         bounds=f"{RES}/bounds.csv",
         fewshot=f"{RES}/fewshot.csv",
+        plan=f"{RES}/plan.csv",
         upstream=ALL_UPSTREAM,
     output:
         md=report(f"{FIGS}/claims.md", caption="../report/claims.rst", category="Claims"),
@@ -93,7 +94,7 @@ rule claims:
         prov=f"{FIGS}/claims.prov.json",
     params:
         claims=P["claims"],
-        studies=P["studies"],
+        gc_sampling_run=gc_sampling_run(),
         preset=PRESET,
         config_sha256=PRESET_CONFIG_SHA256,
     log:

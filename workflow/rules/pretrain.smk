@@ -1,3 +1,16 @@
+rule plan:
+    output:
+        f"{RES}/plan.csv",
+    params:
+        plan=PLAN.to_dict("records"),  # rewritten only when the preset's grid changes
+    log:
+        f"logs/{PRESET}/plan.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/plan.py"
+
+
 # Pretraining grid (gcnc.training.pretrain): one job per run of the preset's studies.
 
 

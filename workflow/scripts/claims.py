@@ -8,8 +8,8 @@ with job_log(snakemake.log[0]):
     tables = {k: v for k, v in snakemake.input.items() if k != "upstream"}
     claims_report(
         tables,
-        snakemake.params.studies,
         snakemake.params.claims,
+        snakemake.params.gc_sampling_run,
         snakemake.params.preset,
         out.md,
         out.csv,
