@@ -30,7 +30,8 @@ setup:  ## isolated environment with pinned dependencies and the gcnc package (e
 run:  ## the main job: one preset (default quick: real Fashion-MNIST, CPU, <= 12 min on 2 cores)
 	@# after a kill: remove a stale lock, only if no Snakemake runs here (gcnc.locks says what it did)
 	python -m gcnc.locks -- --config preset=$(PRESET)
-	snakemake --cores $(CORES) --rerun-incomplete --config preset=$(PRESET)
+	@# Snakemake, one line per finished job (gcnc.console); errors and the summary in full
+	python -m gcnc.console -- --cores $(CORES) --rerun-incomplete --config preset=$(PRESET)
 
 reproduce:  ## the same study through DVC (records dvc.lock), preset from params.yaml
 	dvc repro

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from markdown_it import MarkdownIt
 from scipy.stats import rankdata, spearmanr
 
 from gcnc.claims import claims_markdown, claims_table, verdict_signed, verdict_threshold
 from gcnc.claims.stats import average_ranks, within_group_spearman
 from gcnc.plan import study_group
+from tests.markdown_tables import rendered_tables, source_cell_counts
 
 LRS = (0.01, 0.03, 0.1, 0.3, 1.0)
 CFG = {"bootstrap": 300, "seed": 0}
@@ -149,19 +149,12 @@ def test_every_markdown_row_renders_with_its_cells(tmp_path):
     table = claims_table(write_inputs(tmp_path, metrics), CFG, "x")
     table.loc[0, "statistic"] = "|relative bias| with a pipe"
     md = claims_markdown(table, "test", CFG)
-    tokens = MarkdownIt().enable("table").parse(md)
-    rows = [t for t in tokens if t.type == "tr_open"]
-    cells = [sum(1 for _ in _cells(tokens, i)) for i, t in enumerate(tokens) if t.type == "tr_open"]
-    shown = (~table.statistic.str.contains("too few|no runs|nothing to test")).sum()
-    assert len(rows) == shown + 1 and set(cells) == {9}
-
-
-def _cells(tokens, start):
-    for t in tokens[start + 1 :]:
-        if t.type == "tr_close":
-            return
-        if t.type in ("td_open", "th_open"):
-            yield t
+    (rendered,) = rendered_tables(md)
+    (counts,) = source_cell_counts(md)
+    shown = table[~table.statistic.str.contains("too few|no runs|nothing to test")]
+    assert len(rendered) == len(shown) + 1 and set(counts) == {9}
+    assert rendered[1][5] == "|relative bias| with a pipe"  # the escaped pipes stayed text
+    assert [row[8] for row in rendered[1:]] == [f"**{v}**" for v in shown.verdict]
 
 
 def test_verdict_rules():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,7 @@ def pretrain(
     bar = tqdm(
         range(start + 1, spec.steps + 1),
         desc=spec.run_id,
-        disable=not progress,
+        disable=not progress or not sys.stderr.isatty(),  # a log file gets lines (below)
         mininterval=2.0,
         initial=start,
         total=spec.steps,
@@ -250,6 +251,13 @@ def pretrain(
         if step % train_cfg["log_every"] == 0 or step == spec.steps:
             log(step)
             bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{rows[-2]['accuracy']:.3f}")
+            if progress and bar.disable:  # not a terminal: one plain line per logged step
+                print(
+                    f"step {step}/{spec.steps} ({100 * step // spec.steps}%): loss "
+                    f"{loss.item():.3f}, train accuracy {rows[-2]['accuracy']:.3f}, "
+                    f"{time.time() - t0:.0f} s",
+                    flush=True,
+                )
         if step % train_cfg["checkpoint_every"] == 0 or step == spec.steps:
             save_atomic(
                 {

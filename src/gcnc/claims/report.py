@@ -90,3 +90,38 @@ def claims_report(
     with open(md_path, "w") as fh:
         fh.write(claims_markdown(table, preset, cfg))
     return table
+
+
+def _short(study: str) -> str:
+    """A study's name for the console: ``dataset/arch``, ``pooled`` or ``all studies``."""
+    if study.startswith(("pooled", "all:")):
+        return "pooled" if study.startswith("pooled") else "all studies"
+    return study.replace(" (source classes)", "").replace(" x ", "/")
+
+
+def console_summary(claims_csv: str, figures_dir: str, preset: str) -> str:
+    """What `make run` prints last: each testable claim's verdict per study, the verdict counts,
+    where the outputs are and how to browse them."""
+    table = pd.read_csv(claims_csv)
+    testable = ~table.statistic.str.contains("too few|no runs|nothing to test", regex=True)
+    short = {"reproduced": "yes", "not reproduced": "NO", "inconclusive": "?"}
+    lines = [
+        f"Claims of the paper, preset {preset}: per study, yes = reproduced, NO = not "
+        "reproduced, ? = inconclusive",
+    ]
+    for claim, rows in table[testable].groupby("claim", sort=False):
+        name = claim if len(claim) <= 60 else claim[:57] + "..."
+        verdicts = "; ".join(f"{short[r.verdict]} {_short(r.study)}" for r in rows.itertuples())
+        lines.append(f"  {name:<60}  {verdicts}")
+    counts = table.verdict.value_counts()
+    lines += [
+        f"{len(table)} rows: "
+        + ", ".join(
+            f"{counts.get(v, 0)} {v}" for v in ("reproduced", "not reproduced", "inconclusive")
+        )
+        + f" ({(~testable).sum()} not testable in this preset).",
+        f"Figures, tables, claims: {figures_dir}/ (claims.md explains every row)",
+        f"Runs and metrics:        results/{preset}/",
+        f"Browse all of it:        make report PRESET={preset}  (writes report.html)",
+    ]
+    return "\n".join(lines)
