@@ -28,6 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from gcnc.config import RunSpec, study_runs
+from gcnc.gc_sampling import HELDOUT_EXAMPLES
 from gcnc.metrics.gc import GPU_ACTIVATION_BYTES, JVP_COST
 from gcnc.models import build_model
 from gcnc.training import KEEP_CHECKPOINTS, train_loss
@@ -346,12 +347,15 @@ def fewshot_cost(
 def gc_sampling_cost(
     config: dict[str, Any], preset_name: str, tp: Throughput | None
 ) -> tuple[float, float]:
-    """(FLOPs, GPU seconds) of the Fig. 2 job (``gcnc.gc_sampling.sampling_study``): exact GC,
-    then every level of the four axes x trials; a level that keeps everything runs once."""
+    """(FLOPs, GPU seconds) of the Fig. 2 job (``gcnc.gc_sampling.sampling_study``): exact GC
+    on the pool and on the held-out reference, then every level of the four axes x trials; a
+    level that keeps everything runs once."""
     cfg = config["presets"][preset_name]["gc_sampling"]
     spec = study_runs(config, preset_name, cfg["study"])[0]
     cost, n = spec_cost(spec), split_sizes(spec, cfg["eval_examples"])[0]
-    jobs = [(1, n, {"estimator": "exact"})]
+    train_size = split_sizes(spec, 10**12)[0]
+    heldout = min(cfg.get("heldout_examples", HELDOUT_EXAMPLES), train_size - n)
+    jobs = [(1, n, {"estimator": "exact"}), (1, heldout, {"estimator": "exact"})]
     for k in cfg["example_counts"]:
         jobs.append((1 if k >= n else cfg["trials"], min(k, n), {"estimator": "exact"}))
     for axis, key in (("input", "input_fractions"), ("feature", "feature_fractions")):

@@ -1,6 +1,6 @@
 """Rule figure -> gcnc.figures.render, then the provenance sidecar."""
 
-from gcnc.figures import render
+from gcnc.figures import render, renderer
 from gcnc.provenance import job_log, write_sidecar
 
 with job_log(snakemake.log[0]):
@@ -12,7 +12,7 @@ with job_log(snakemake.log[0]):
         snakemake.input.upstream,
         preset=snakemake.params.preset,
         config_sha256=snakemake.params.config_sha256,
-        function=render,
+        function=renderer(snakemake.params.plan),  # the figure family's module
         rule="figure",
         path=out.prov,
     )

@@ -1,0 +1,143 @@
+"""What to draw: the paper's figures and tables mapped onto a preset's studies.
+
+- fig1_gc_collapse_nc: Fig. 1, LR/BS/L2 rows x GC, GCol, NC columns (metrics.csv)
+- fig2_gc_sampling: Fig. 2, GC under example/Jacobian/feature sampling (gc_sampling.csv)
+- fig3_bound: Fig. 3, Prop. 4.3 bound vs nearest-class-mean test error (bounds.csv)
+- fig4_transfer: Fig. 4, source GC, target NC, few-shot accuracy (fewshot.csv)
+- figA5_learning_curves: App. A.5, test accuracy along training (metrics.csv)
+- figA5_<study>: App. A.5, other datasets and architectures (metrics.csv)
+- figA22_gc_regularisation: App. A.5.6 (p. 22), explicit GC regularisation (metrics.csv)
+- figA5_transfer_<study>: App. A.5.5, other transfer settings (fewshot.csv)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gcnc.config import KNOBS, study_runs
+
+SECTIONS = {  # report grouping: the paper section each kind of figure belongs to
+    "sweep": "Sec. 4 - GC controls neural collapse",
+    "learning_curves": "Sec. 4 - GC controls neural collapse",
+    "gc_sampling": "Sec. 4 - estimating GC (Prop. 4.2)",
+    "bound": "Sec. 4 - generalisation bound (Prop. 4.3)",
+    "transfer": "Sec. 5 - transfer learning (Prop. 5.1)",
+}
+
+
+def _study(config: dict, preset: str, name: str) -> dict[str, Any]:
+    s = config["presets"][preset]["studies"][name]
+    knobs = [k for k in KNOBS if s.get("sweep", {}).get(k)]
+    runs = [r.to_dict() | {"run_id": r.run_id} for r in study_runs(config, preset, name)]
+    return {
+        "study": name,
+        "base": s["base"],
+        "knobs": knobs,
+        "runs": runs,
+        "dataset": s["dataset"],
+        "arch": s["arch"],
+    }
+
+
+def figure_plan(config: dict, preset: str) -> dict[str, dict[str, Any]]:
+    """Figure name -> what to draw (kind, study, runs, paper figure, caption)."""
+    studies = config["presets"][preset]["studies"]
+    plan: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, kind: str, study: str | None, paper: str, caption: str) -> None:
+        section = SECTIONS[kind]
+        entry = {"name": name, "kind": kind, "paper": paper, "caption": caption, "section": section}
+        if study is not None:
+            entry.update(_study(config, preset, study))
+        plan[name] = entry
+
+    add(
+        "fig1_gc_collapse_nc",
+        "sweep",
+        "fig1",
+        "Fig. 1",
+        "Embedding GC, geometric collapse and NC on the training set along training; rows vary "
+        "one hyper-parameter (lower GC expected with larger LR, smaller batch, larger L2).",
+    )
+    add(
+        "figA5_learning_curves",
+        "learning_curves",
+        "fig1",
+        "App. A.5 (learning curves)",
+        "Test accuracy along training for the runs of Fig. 1.",
+    )
+    for name, s in studies.items():
+        task = s.get("task", "full")
+        if name.startswith("appendix_") and task == "full" and s.get("sweep"):
+            add(
+                f"figA5_{name.removeprefix('appendix_')}",
+                "sweep",
+                name,
+                "App. A.5",
+                f"As Fig. 1 for {s['arch']} on {s['dataset']}.",
+            )
+        if name.startswith("appendix_") and task == "source":
+            add(
+                f"figA5_transfer_{name.removeprefix('appendix_transfer_').removeprefix('appendix_')}",
+                "transfer",
+                name,
+                "App. A.5.5",
+                f"As Fig. 4 for {s['arch']} pretrained on the source classes of {s['dataset']}.",
+            )
+    if "gc_regularisation" in studies:
+        add(
+            "figA22_gc_regularisation",
+            "sweep",
+            "gc_regularisation",
+            "App. A.5.6 (p. 22)",
+            "Explicit GC regularisation: training-set GC, geometric collapse and NC "
+            "along training.",
+        )
+    add(
+        "fig2_gc_sampling",
+        "gc_sampling",
+        config["presets"][preset]["gc_sampling"]["study"],
+        "Fig. 2",
+        "Empirical GC under sampling of examples, Jacobian entries and embedding features (and "
+        "Hutchinson probes), mean +- std over trials, against the exact GC on the sampled pool "
+        "(dotted) and on held-out training examples (dashed); below, the error against the "
+        "held-out reference at each estimate's cost (seconds, Jacobian-vector products).",
+    )
+    add(
+        "fig3_bound",
+        "bound",
+        "fig3",
+        "Fig. 3",
+        "Prop. 4.3: nearest-class-mean test error (LHS) and the GC bound (RHS, L-term omitted) "
+        "along training, mean +- std over seeds, for each estimate of the Poincare constant c.",
+    )
+    if "fig4" in studies:
+        add(
+            "fig4_transfer",
+            "transfer",
+            "fig4",
+            "Fig. 4",
+            "Transfer: source (pretraining) GC, target-class NC and few-shot accuracy (95% CI) "
+            "for each hyper-parameter value; lower GC expected to give lower target NC and "
+            "higher accuracy.",
+        )
+    return plan
+
+
+def table_plan(config: dict, preset: str) -> dict[str, dict[str, Any]]:
+    """Table name -> caption: the Poincare-constant and bound tables."""
+    return {
+        "table_poincare": {
+            "name": "table_poincare",
+            "caption": "Poincare-constant estimates (per class, max over classes, mixture) with "
+            "the true value where known. kind: lower_bound = one-sided 95% lower confidence "
+            "bound (`point` is the plain sample value); sample_ratio = a sample ratio whose "
+            "population value is <= c, no confidence statement; restricted_estimate = Ritz "
+            "over cubic polynomials in the top-4 principal components (<= c, not consistent).",
+        },
+        "table_bounds": {
+            "name": "table_bounds",
+            "caption": "Propositions 4.1, 4.3 and 5.1: "
+            "how often each bound holds, per choice of c, and the median RHS/LHS.",
+        },
+    }
