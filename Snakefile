@@ -4,6 +4,11 @@
 #   snakemake -n --config preset=paper       # plan the paper's full grid
 # Rules are thin: each calls one function of the `gcnc` package (src/gcnc).
 
+from snakemake.utils import min_version
+
+min_version("9.27")
+
+
 report: "workflow/report/workflow.rst"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +14,8 @@ from gcnc import compute as C
 from gcnc.config import RunSpec
 from gcnc.models import build_model
 from gcnc.training import KEEP_CHECKPOINTS, train_loss
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TP = C.Throughput(flops_per_s=1e14, seconds_per_op=2e-5)  # a made-up GPU: no calibration run
 PRESET = {
@@ -145,15 +148,17 @@ def test_h100_calibration_and_stacked_copies_match_the_gpu_measurements():
 
 @pytest.mark.slow
 def test_paper_requests_cover_every_run_prediction(config):
-    """The static SLURM requests of params.yaml are at least the cost model's per-run request
-    (1.5x the predicted H100 time + start-up), for every run of the paper preset."""
+    """The static SLURM requests of workflow/profiles/resources.yaml are at least the cost
+    model's per-run request (1.5x the predicted H100 time + start-up), for every run of the
+    paper preset."""
     from gcnc.compute import slurm_request
-    from gcnc.config import expand_runs, pretrain_request
+    from gcnc.config import expand_runs, preset_resources, pretrain_request
 
     preset = config["presets"]["paper"]
+    resources = preset_resources(config, "paper", ROOT / "workflow/profiles/resources.yaml")
     short = []
     for run_id, spec in expand_runs(config, "paper").items():
-        need, have = slurm_request(spec, preset), pretrain_request(spec, preset)
+        need, have = slurm_request(spec, preset), pretrain_request(spec, resources)
         if have["runtime"] < need["runtime"] or have["mem_mb"] < need["mem_mb"]:
             short.append((run_id, need, have))
     assert not short

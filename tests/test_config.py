@@ -206,3 +206,24 @@ def test_unreadable_config_file_is_named(tmp_path, text, expected):
         load_config(path)
     with pytest.raises(ConfigError, match="cannot be read"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_scheduler_requests_live_outside_params_and_are_checked(tmp_path):
+    """workflow/profiles/resources.yaml: a derived preset uses its parent's entry; a wrong key or
+    a scale for a name the preset does not use is an error naming the file and the key."""
+    from gcnc.config import preset_resources, pretrain_request, study_runs
+    from gcnc.validation import ConfigError
+
+    config = load_config(ROOT / "params.yaml")
+    resources = ROOT / "workflow/profiles/resources.yaml"
+    mini = preset_resources(config, "paper_mini", resources)
+    assert mini == preset_resources(config, "paper", resources)  # paper_mini extends paper
+    spec = study_runs(config, "paper", "fig1")[0]
+    assert pretrain_request(spec, mini) == {"mem_mb": 8000, "runtime": 40}
+    bad = tmp_path / "resources.yaml"
+    bad.write_text("quick:\n  pretrain: {mem_mb: 2000, runtme: 10}\n")
+    with pytest.raises(ConfigError, match=r"resources.yaml: key 'quick/pretrain'"):
+        preset_resources(config, "quick", bad)
+    bad.write_text("quick:\n  pretrain: {mem_mb: 2000, runtime: 10, scale: {resnet50: 2}}\n")
+    with pytest.raises(ConfigError, match=r"key 'quick/pretrain/scale/resnet50'"):
+        preset_resources(config, "quick", bad)

@@ -283,3 +283,14 @@ def test_renderer_names_each_figure_module(config):
     assert renderer(plan["fig2_gc_sampling"]).__module__ == "gcnc.figures.sampling"
     with pytest.raises(ValueError, match="unknown figure kind"):
         renderer({"kind": "pie"})
+
+
+def test_planning_figures_does_not_import_matplotlib():
+    """figures.smk plans at parse time, on every Snakemake call: no plotting stack then."""
+    import subprocess
+    import sys
+
+    code = "import sys, gcnc.figures as f; f.figure_plan; print(sorted(m for m in "
+    code += "('matplotlib', 'seaborn', 'torch') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

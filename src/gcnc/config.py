@@ -20,6 +20,8 @@ import yaml
 from gcnc.validation import ConfigError, check_datasets, check_preset, non_finite
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
+RESOURCES_SCHEMA_PATH = SCHEMA_PATH.with_name("resources.schema.yaml")
+RESOURCES_PATH = "workflow/profiles/resources.yaml"  # relative to the repository root
 KNOBS = ("lr", "batch_size", "weight_decay", "gc_reg")
 
 
@@ -264,20 +266,45 @@ def expand_runs(config: dict[str, Any], preset: str) -> dict[str, RunSpec]:
     return runs
 
 
-def pretrain_request(spec: RunSpec, preset: dict[str, Any]) -> dict[str, int]:
-    """Scheduler request (first attempt) of one pretraining job from the preset's
-    ``resources.pretrain``: mem_mb and runtime (minutes), scaled per architecture and dataset."""
-    cfg = preset.get("resources", {}).get("pretrain", {"mem_mb": 2000, "runtime": 30})
+def preset_resources(config: dict[str, Any], preset: str, path: str | Path = RESOURCES_PATH):
+    """The scheduler requests of ``preset`` from ``path`` (its parent's for a derived preset
+    without its own), validated; a wrong key or a scale for a name the preset does not use is a
+    :class:`ConfigError` naming the file and key."""
+    table = read_config_file(path)
+    try:
+        jsonschema.validate(table, yaml.safe_load(RESOURCES_SCHEMA_PATH.read_text()))
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(p) for p in err.absolute_path)
+        raise ConfigError(f"{path}: key '{where}': {err.message}") from None
+    pre = config["presets"][preset]
+    name = preset if preset in table else pre.get("derived_from", preset)
+    resources = table.get(name, {})
+    names = {s["arch"] for s in pre["studies"].values()} | {
+        s["dataset"] for s in pre["studies"].values()
+    }
+    for key in resources.get("pretrain", {}).get("scale", {}):
+        if key not in names:
+            raise ConfigError(
+                f"{path}: key '{name}/pretrain/scale/{key}': not an architecture or dataset of "
+                f"preset '{preset}'; choose from {sorted(names)}"
+            )
+    return resources
+
+
+def pretrain_request(spec: RunSpec, resources: dict[str, Any]) -> dict[str, int]:
+    """Scheduler request (first attempt) of one pretraining job from the preset's ``pretrain``
+    resources: mem_mb and runtime (minutes), scaled per architecture and dataset."""
+    cfg = resources.get("pretrain", {"mem_mb": 2000, "runtime": 30})
     scale = cfg.get("scale", {})
     factor = scale.get(spec.arch, 1.0) * scale.get(spec.dataset, 1.0)
     return {key: int(cfg[key] * factor) for key in ("mem_mb", "runtime")}
 
 
 def preset_config(config: dict[str, Any], preset: str) -> dict[str, Any]:
-    """The part of the config that decides a preset's results: its settings (without the
-    scheduler's ``resources``), its data settings and the datasets it names. Its hash is what a
-    provenance sidecar records and the audit compares; other presets' edits do not change it."""
-    pre = {k: v for k, v in config["presets"][preset].items() if k != "resources"}
+    """The part of the config that decides a preset's results: its settings, its data settings
+    and the datasets it names. Its hash is what a provenance sidecar records and the audit
+    compares; other presets' edits do not change it."""
+    pre = config["presets"][preset]
     names = {s["dataset"] for s in pre["studies"].values()} | set(
         pre.get("poincare", {}).get("datasets", [])
     )

@@ -18,7 +18,8 @@ ROUTINE = re.compile(
     r"^(Assuming unrestricted shared filesystem usage\.|SNAKEMAKE|=+|Select jobs to execute\.\.\."
     r"|Execute \d+ jobs?\.\.\.|Building DAG of jobs\.\.\.|Using shell: .*|Provided cores: .*"
     r"|Rules claiming more threads will be scaled down\.|Conda environments: ignored"
-    r"|Elapsed time: .*|\[\w{3} \w{3} +\d+ [\d:]+ \d{4}\]"
+    r"|Elapsed time: .*|Config file .* is extended by additional config specified via the"
+    r" command line\.|\[\w{3} \w{3} +\d+ [\d:]+ \d{4}\]"
     r"|  (Date|Workflow ID|Platform|Host|User|Snakemake version|Python version|Command"
     r"|Snakefile|Base directory|Run directory|Working directory|Config file\(s\)|Config MD5): .*)$"
 )

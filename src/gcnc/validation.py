@@ -103,13 +103,6 @@ def check_preset(config: dict[str, Any], name: str) -> None:
                 )
         if task == "source":
             _check_fewshot(pre["fewshot"], spec, f"presets/{name}/fewshot", study["dataset"])
-    names = {s["arch"] for s in pre["studies"].values()} | set(datasets)
-    for key, _ in pre.get("resources", {}).get("pretrain", {}).get("scale", {}).items():
-        if key not in names:
-            raise ConfigError(
-                f"config key 'presets/{name}/resources/pretrain/scale/{key}': not an architecture "
-                f"of this preset or a dataset; choose from {sorted(names)}"
-            )
     for i, ds in enumerate(pre["poincare"].get("datasets", [])):
         if ds not in datasets:
             raise ConfigError(

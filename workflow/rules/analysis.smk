@@ -18,7 +18,7 @@ rule gc_sampling:
     log:
         f"logs/{PRESET}/gc_sampling.log",
     benchmark:
-        f"benchmarks/{PRESET}/gc_sampling.tsv"
+        f"logs/{PRESET}/benchmark/gc_sampling.tsv"
     conda:
         CONDA_ENV
     script:
@@ -38,7 +38,7 @@ rule poincare:
     log:
         f"logs/{PRESET}/poincare.log",
     benchmark:
-        f"benchmarks/{PRESET}/poincare.tsv"
+        f"logs/{PRESET}/benchmark/poincare.tsv"
     conda:
         CONDA_ENV
     script:

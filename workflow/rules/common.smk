@@ -10,6 +10,7 @@ from gcnc.config import (
     config_hash,
     pretrain_request,
     preset_config,
+    preset_resources,
     resolve_config,
     study_runs,
     validate_config,
@@ -45,6 +46,7 @@ SOURCE_RUNS = sorted(r for r, s in RUNS.items() if s.task == "source")
 DATASETS = sorted({s.dataset for s in RUNS.values()})
 POINCARE_DATASETS = sorted(set(DATASETS) | set(P["poincare"].get("datasets", [])))
 GPUS = 0 if P["device"] == "cpu" else 1  # every rule that runs a model asks for one GPU
+RESOURCES = preset_resources(config, PRESET)  # scheduler requests: workflow/profiles/, not DVC
 # what decides this preset's results; sidecars record it, rules that draw take it as a param
 PRESET_CONFIG_SHA256 = config_hash(preset_config(config, PRESET))
 FABRICATE = fabricated_kinds(DATA.get("fabricate", []), config, POINCARE_DATASETS)
@@ -86,13 +88,13 @@ def gc_sampling_run():
 
 
 def pretrain_resource(key):
-    """Scheduler request of a pretraining job from the preset's `resources` (x attempt)."""
-    return lambda wildcards, attempt: pretrain_request(RUNS[wildcards.run], P)[key] * attempt
+    """Scheduler request of a pretraining job (workflow/profiles/resources.yaml, x attempt)."""
+    return lambda wildcards, attempt: pretrain_request(RUNS[wildcards.run], RESOURCES)[key] * attempt
 
 
 def model_job_resource(key):
     """Scheduler request of the other jobs that run a model (Fig. 2, few-shot), x attempt."""
-    cfg = P.get("resources", {}).get("model_jobs", {"mem_mb": 4000, "runtime": 30})
+    cfg = RESOURCES.get("model_jobs", {"mem_mb": 4000, "runtime": 30})
     return lambda wildcards, attempt: cfg[key] * attempt
 
 

@@ -38,7 +38,7 @@ rule fewshot:
     log:
         f"logs/{PRESET}/fewshot/{{run}}.log",
     benchmark:
-        f"benchmarks/{PRESET}/fewshot/{{run}}.tsv"
+        f"logs/{PRESET}/benchmark/fewshot/{{run}}.tsv"
     conda:
         CONDA_ENV
     script:

@@ -31,13 +31,12 @@ rule pretrain:
     log:
         f"logs/{PRESET}/pretrain/{{run}}.log",
     benchmark:
-        f"benchmarks/{PRESET}/pretrain/{{run}}.tsv"
+        f"logs/{PRESET}/benchmark/pretrain/{{run}}.tsv"
     threads: 1
     resources:
         mem_mb=pretrain_resource("mem_mb"),
         runtime=pretrain_resource("runtime"),
         gpu=GPUS,
-    retries: 2
     conda:
         CONDA_ENV
     script:

@@ -15,41 +15,19 @@ what its bands mean. One module per figure family:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import seaborn as sns
-
-from gcnc.figures.bound import render_bound
-from gcnc.figures.common import RC
-from gcnc.figures.plan import figure_plan, table_plan
-from gcnc.figures.sampling import render_gc_sampling
-from gcnc.figures.sweeps import render_learning_curves, render_sweep
-from gcnc.figures.tables import render_table
-from gcnc.figures.transfer import render_transfer
+from gcnc.figures.plan import figure_plan, table_plan  # light: the workflow plans at parse time
 
 __all__ = ["figure_plan", "render", "render_table", "renderer", "table_plan"]
-
-Renderer = Callable[[dict[str, Any], list[str], str, str, str], None]
-RENDERERS: dict[str, Renderer] = {
-    "sweep": render_sweep,
-    "learning_curves": render_learning_curves,
-    "gc_sampling": render_gc_sampling,
-    "bound": render_bound,
-    "transfer": render_transfer,
-}
+DRAWING = {"render": "draw", "renderer": "draw", "RENDERERS": "draw", "render_table": "tables"}
 
 
-def renderer(plan: dict[str, Any]) -> Renderer:
-    """The function that draws a planned figure (for provenance: its module is the figure's
-    code)."""
-    try:
-        return RENDERERS[plan["kind"]]
-    except KeyError:
-        raise ValueError(f"unknown figure kind '{plan['kind']}'") from None
+def __getattr__(name: str) -> Any:
+    """The drawing functions, imported on first use: planning (Snakemake parses the workflow on
+    every call) never pays for matplotlib and seaborn."""
+    if name not in DRAWING:
+        raise AttributeError(f"module 'gcnc.figures' has no attribute '{name}'")
+    from importlib import import_module
 
-
-def render(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str) -> None:
-    """Draw one planned figure (see :func:`figure_plan`)."""
-    sns.set_theme(context="paper", style="whitegrid", rc=RC)
-    renderer(plan)(plan, inputs, pdf, png, csv)
+    return getattr(import_module(f"gcnc.figures.{DRAWING[name]}"), name)

@@ -1,0 +1,38 @@
+"""Which function draws which figure kind, and the entry point the figure rule calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import seaborn as sns
+
+from gcnc.figures.bound import render_bound
+from gcnc.figures.common import RC
+from gcnc.figures.sampling import render_gc_sampling
+from gcnc.figures.sweeps import render_learning_curves, render_sweep
+from gcnc.figures.transfer import render_transfer
+
+Renderer = Callable[[dict[str, Any], list[str], str, str, str], None]
+RENDERERS: dict[str, Renderer] = {
+    "sweep": render_sweep,
+    "learning_curves": render_learning_curves,
+    "gc_sampling": render_gc_sampling,
+    "bound": render_bound,
+    "transfer": render_transfer,
+}
+
+
+def renderer(plan: dict[str, Any]) -> Renderer:
+    """The function that draws a planned figure (for provenance: its module is the figure's
+    code)."""
+    try:
+        return RENDERERS[plan["kind"]]
+    except KeyError:
+        raise ValueError(f"unknown figure kind '{plan['kind']}'") from None
+
+
+def render(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str) -> None:
+    """Draw one planned figure (see :func:`figure_plan`)."""
+    sns.set_theme(context="paper", style="whitegrid", rc=RC)
+    renderer(plan)(plan, inputs, pdf, png, csv)
