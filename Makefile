@@ -46,8 +46,9 @@ pull:  ## after git clone: the committed results from the DVC remote, then nothi
 test:  ## the whole test suite, end-to-end workflow runs included
 	python -m pytest -q
 
-lint:
+lint:  ## ruff, snakefmt and Snakemake's linter (CI runs this before the tests)
 	ruff check src tests workflow/scripts benchmarks
+	snakefmt --check Snakefile workflow/rules
 	snakemake --lint --config preset=smoke
 
 bench:  ## speed benchmarks (numbers go to BENCHMARKS.md)

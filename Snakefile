@@ -36,19 +36,19 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         FIGURE_TARGETS,
         f"{FIGS}/claims.md",
         f"{FIGS}/claims.csv",
-    default_target: True
 
 
 # `make run` ends with the verdicts and where everything is (gcnc.claims.console_summary).
 onsuccess:
     import os
     import sys
-
     from gcnc.claims.report import console_summary
 
     if os.path.exists(f"{FIGS}/claims.csv") and not workflow.dryrun:
-        print("\n" + console_summary(f"{FIGS}/claims.csv", FIGS, PRESET), file=sys.stderr)
+        summary = console_summary(f"{FIGS}/claims.csv", FIGS, PRESET)
+        print(f"\n{summary}", file=sys.stderr)

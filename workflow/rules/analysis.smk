@@ -7,20 +7,20 @@ rule gc_sampling:
         data=prepared(RUNS[gc_sampling_run()].dataset),
     output:
         f"{RES}/gc_sampling.csv",
-    params:
-        spec=RUNS[gc_sampling_run()].to_dict(),
-        sampling=P["gc_sampling"],
-        device=P["device"],
-    resources:
-        mem_mb=model_job_resource("mem_mb"),
-        runtime=model_job_resource("runtime"),
-        gpu=GPUS,
     log:
         f"logs/{PRESET}/gc_sampling.log",
     benchmark:
         f"logs/{PRESET}/benchmark/gc_sampling.tsv"
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=model_job_resource("mem_mb"),
+        runtime=model_job_resource("runtime"),
+        gpu=GPUS,
+    params:
+        spec=RUNS[gc_sampling_run()].to_dict(),
+        sampling=P["gc_sampling"],
+        device=P["device"],
     script:
         "../scripts/gc_sampling.py"
 
@@ -33,14 +33,14 @@ rule poincare:
         data=[f"{PREP}/{d}/arrays.npz" for d in POINCARE_DATASETS],
     output:
         f"{RES}/poincare.csv",
-    params:
-        poincare=P["poincare"],
     log:
         f"logs/{PRESET}/poincare.log",
     benchmark:
         f"logs/{PRESET}/benchmark/poincare.tsv"
     conda:
         CONDA_ENV
+    params:
+        poincare=P["poincare"],
     script:
         "../scripts/poincare.py"
 
@@ -54,11 +54,11 @@ rule bounds:
         fewshot=f"{RES}/fewshot.csv",
     output:
         f"{RES}/bounds.csv",
-    params:
-        bounds=P["bounds"],
     log:
         f"logs/{PRESET}/bounds.log",
     conda:
         CONDA_ENV
+    params:
+        bounds=P["bounds"],
     script:
         "../scripts/bounds.py"

@@ -1,4 +1,8 @@
 # Configuration, validation and the run grid, shared by every rule.
+import os
+import re
+from pathlib import Path
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -34,6 +38,12 @@ if workflow.local_exec and workflow.is_main_process and not workflow.dryrun:
     check_device(config, config["preset"])  # device: cuda on a machine without one
 
 CONDA_ENV = "../../envs/gcnc.yaml"  # used by --sdm conda; relative to workflow/rules/
+# every job imports gcnc from this checkout, in the venv and in the conda env alike
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        [str(Path(workflow.basedir) / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+)
 PRESET = config["preset"]
 P = config["presets"][PRESET]
 RUNS = expand_runs(config, PRESET)  # run_id -> RunSpec: the whole pretraining grid
@@ -52,10 +62,10 @@ PRESET_CONFIG_SHA256 = config_hash(preset_config(config, PRESET))
 FABRICATE = fabricated_kinds(DATA.get("fabricate", []), config, POINCARE_DATASETS)
 
 
+# Wildcards match exactly the names the plan and the config define, nothing else.
 wildcard_constraints:
-    run=r"[^/]+",
-    dataset=r"[A-Za-z0-9_]+",
-    study=r"[A-Za-z0-9_]+",
+    run="|".join(re.escape(r) for r in sorted(RUNS)),
+    dataset="|".join(sorted(config["datasets"])),
 
 
 def made_here(dataset):
@@ -82,6 +92,26 @@ def run_upstream(run_ids, datasets=()):
     return [f for group in files for f in group] + [f for d in names for f in prepared(d)]
 
 
+def run_data(wildcards):
+    """The prepared data a run trains and is evaluated on."""
+    return prepared(RUNS[wildcards.run].dataset)
+
+
+def run_episodes(wildcards):
+    """The few-shot episodes of a run's dataset (shared by every run on it)."""
+    return f"{RES}/fewshot/episodes_{RUNS[wildcards.run].dataset}.npz"
+
+
+def run_spec(wildcards):
+    """Everything that determines a run (gcnc.config.RunSpec), as the job's params."""
+    return RUNS[wildcards.run].to_dict()
+
+
+def dataset_spec(wildcards):
+    """A dataset's definition in params.yaml (datasets/<name>)."""
+    return config["datasets"][wildcards.dataset]
+
+
 def gc_sampling_run():
     """The Fig. 2 model: the base point, first seed, of the study named in gc_sampling."""
     return study_runs(config, PRESET, P["gc_sampling"]["study"])[0].run_id
@@ -89,7 +119,9 @@ def gc_sampling_run():
 
 def pretrain_resource(key):
     """Scheduler request of a pretraining job (workflow/profiles/resources.yaml, x attempt)."""
-    return lambda wildcards, attempt: pretrain_request(RUNS[wildcards.run], RESOURCES)[key] * attempt
+    return (
+        lambda wildcards, attempt: pretrain_request(RUNS[wildcards.run], RESOURCES)[key] * attempt
+    )
 
 
 def model_job_resource(key):

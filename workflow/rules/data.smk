@@ -7,16 +7,16 @@ rule prepare_data:
     output:
         arrays=f"{PREP}/{{dataset}}/arrays.npz",
         meta=f"{PREP}/{{dataset}}/meta.json",
-    params:
-        spec=lambda wc: config["datasets"][wc.dataset],
-        data=DATA,
     log:
         "logs/prepare_data/{dataset}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=8000,
         runtime=60,
-    conda:
-        CONDA_ENV
+    params:
+        spec=dataset_spec,
+        data=DATA,
     script:
         "../scripts/prepare_data.py"
 
@@ -30,12 +30,12 @@ rule fabricate_raw:
     """Small files in the genuine formats of the preset's `data.fabricate` kinds (paper_mini)."""
     output:
         DATA.get("checksum_manifest") or "fabricate_raw.unused",
-    params:
-        kinds=FABRICATE,
-        raw_dir=DATA["raw_dir"],
     log:
         f"logs/{PRESET}/fabricate_raw.log",
     conda:
         CONDA_ENV
+    params:
+        kinds=FABRICATE,
+        raw_dir=DATA["raw_dir"],
     script:
         "../scripts/fabricate_raw.py"

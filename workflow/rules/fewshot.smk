@@ -6,12 +6,12 @@ rule fewshot_episodes:
         prepared("{dataset}"),
     output:
         f"{RES}/fewshot/episodes_{{dataset}}.npz",
-    params:
-        fewshot=P["fewshot"],
     log:
         f"logs/{PRESET}/fewshot_episodes_{{dataset}}.log",
     conda:
         CONDA_ENV
+    params:
+        fewshot=P["fewshot"],
     script:
         "../scripts/fewshot_episodes.py"
 
@@ -21,26 +21,26 @@ rule fewshot:
         final=f"{RES}/runs/{{run}}/final.pt",
         summary=f"{RES}/runs/{{run}}/summary.json",
         metrics=f"{RES}/runs/{{run}}/metrics.csv",
-        data=lambda wc: prepared(RUNS[wc.run].dataset),
-        episodes=lambda wc: f"{RES}/fewshot/episodes_{RUNS[wc.run].dataset}.npz",
+        data=run_data,
+        episodes=run_episodes,
     output:
         f"{RES}/fewshot/{{run}}.csv",
-    params:
-        spec=lambda wc: RUNS[wc.run].to_dict(),
-        fewshot=P["fewshot"],
-        metrics=P["metrics"],
-        eval_examples=P["training"]["eval_examples"],
-        device=P["device"],
-    resources:
-        mem_mb=model_job_resource("mem_mb"),
-        runtime=model_job_resource("runtime"),
-        gpu=GPUS,
     log:
         f"logs/{PRESET}/fewshot/{{run}}.log",
     benchmark:
         f"logs/{PRESET}/benchmark/fewshot/{{run}}.tsv"
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=model_job_resource("mem_mb"),
+        runtime=model_job_resource("runtime"),
+        gpu=GPUS,
+    params:
+        spec=run_spec,
+        fewshot=P["fewshot"],
+        metrics=P["metrics"],
+        eval_examples=P["training"]["eval_examples"],
+        device=P["device"],
     script:
         "../scripts/fewshot.py"
 

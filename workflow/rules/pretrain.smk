@@ -1,12 +1,12 @@
 rule plan:
     output:
         f"{RES}/plan.csv",
-    params:
-        plan=PLAN.to_dict("records"),  # rewritten only when the preset's grid changes
     log:
         f"logs/{PRESET}/plan.log",
     conda:
         CONDA_ENV
+    params:
+        plan=PLAN.to_dict("records"),  # rewritten only when the preset's grid changes
     script:
         "../scripts/plan.py"
 
@@ -16,29 +16,29 @@ rule plan:
 
 rule pretrain:
     input:
-        lambda wc: prepared(RUNS[wc.run].dataset),
+        run_data,
     output:
         metrics=f"{RES}/runs/{{run}}/metrics.csv",
         class_metrics=f"{RES}/runs/{{run}}/class_metrics.csv",
         config=f"{RES}/runs/{{run}}/config.json",
         final=f"{RES}/runs/{{run}}/final.pt",
         summary=f"{RES}/runs/{{run}}/summary.json",
-    params:
-        spec=lambda wc: RUNS[wc.run].to_dict(),
-        training=P["training"],
-        metrics=P["metrics"],
-        device=P["device"],
     log:
         f"logs/{PRESET}/pretrain/{{run}}.log",
     benchmark:
         f"logs/{PRESET}/benchmark/pretrain/{{run}}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=pretrain_resource("mem_mb"),
         runtime=pretrain_resource("runtime"),
         gpu=GPUS,
-    conda:
-        CONDA_ENV
+    params:
+        spec=run_spec,
+        training=P["training"],
+        metrics=P["metrics"],
+        device=P["device"],
     script:
         "../scripts/pretrain.py"
 
