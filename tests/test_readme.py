@@ -36,3 +36,19 @@ def test_claims_cells_escape_pipes():
     row = f"| {md_cell('|relative bias| of GC')} | y |"
     assert _cells(row) == 2
     assert md_cell("a\nb") == "a b"
+
+
+def test_every_readme_table_keeps_its_columns():
+    """Every table in README.md (the generated claims block included) has as many cells in each
+    row as in its header once rendered, and no row swallows the paragraph after it."""
+    from pathlib import Path
+
+    from tests.markdown_tables import rendered_tables, source_cell_counts
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    counts = source_cell_counts(text)
+    assert counts, "README has tables"
+    for table in counts:
+        assert len(set(table)) == 1, table
+    for table in rendered_tables(text):
+        assert all(not cell.startswith("In plain words") for row in table for cell in row)
