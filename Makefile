@@ -61,7 +61,8 @@ readme:  ## README's claims table from paper_figures/$(PRESET)/claims.md (after 
 	gcnc readme-claims --preset $(PRESET)
 
 report:  ## browsable HTML report of every figure, captioned (after `make run`)
-	snakemake --report report.html --config preset=$(PRESET)
+	snakemake --report report.html --report-stylesheet workflow/report/style.css --config preset=$(PRESET)
+	@echo "report: report.html (open it in a browser; one link per figure, table and the claims)"
 
 dryrun-paper:  ## plan the paper's full grid (no data needed)
 	snakemake -n --quiet rules --config preset=paper

@@ -17,6 +17,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/fewshot.smk"
+include: "workflow/rules/finetune.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -255,7 +255,7 @@ def test_make_run_unlocks_a_stale_lock_then_reruns_incomplete_jobs():
     res = run(["make", "--no-print-directory", "-n", "run", "PRESET=smoke"], ROOT)
     lines = [x for x in res.stdout.splitlines() if not x.startswith("#")]
     assert lines[0] == "python -m gcnc.locks -- --config preset=smoke"
-    assert lines[1].startswith("snakemake") and "--rerun-incomplete" in lines[1]
+    assert lines[1].startswith("python -m gcnc.console -- ") and "--rerun-incomplete" in lines[1]
 
 
 # ---- whole workflows (slow): smoke preset in temp copies ----

@@ -42,6 +42,11 @@ def _plan(kind: str, knobs=("lr", "batch_size", "weight_decay")) -> dict:
             40,
         )
         runs.append(spec.to_dict() | {"run_id": spec.run_id})
+    sweep = [  # the run plan's rows: a changed knob's row, or every row for the base point
+        {"run_id": r["run_id"], "knob": k}
+        for r in runs
+        for k in ([k for k in knobs if r[k] != BASE[k]] or list(knobs))
+    ]
     return {
         "name": kind,
         "kind": kind,
@@ -50,6 +55,7 @@ def _plan(kind: str, knobs=("lr", "batch_size", "weight_decay")) -> dict:
         "base": BASE,
         "knobs": list(knobs),
         "runs": runs,
+        "sweep": sweep,
         "dataset": "toyset",
         "arch": "toynet",
     }
@@ -197,6 +203,8 @@ def test_every_figure_says_what_was_run(kind, tables, tmp_path, drawn):
 def test_single_seed_figures_say_there_is_no_band(tables, tmp_path, drawn):
     plan = _plan("sweep")
     plan["runs"] = [r for r in plan["runs"] if r["seed"] == 0]
+    seed0 = {r["run_id"] for r in plan["runs"]}
+    plan["sweep"] = [r for r in plan["sweep"] if r["run_id"] in seed0]
     _draw("sweep", tables, tmp_path, plan)
     assert "single seed, no bands" in drawn[0].get_suptitle().replace("\n", " ")
 

@@ -103,6 +103,8 @@ def check_preset(config: dict[str, Any], name: str) -> None:
                 )
         if task == "source":
             _check_fewshot(pre["fewshot"], spec, f"presets/{name}/fewshot", study["dataset"])
+    if "finetune" in pre:
+        check_finetune(pre, datasets, f"presets/{name}/finetune")
     for i, ds in enumerate(pre["poincare"].get("datasets", [])):
         if ds not in datasets:
             raise ConfigError(
@@ -126,3 +128,31 @@ def _check_fewshot(cfg: dict[str, Any], spec: dict[str, Any], key: str, dataset:
             f"config key '{key}/queries': {max(cfg['shots'])} shots + {cfg['queries']} queries "
             f"need {need} examples per class; '{dataset}' has {train + test} per target class"
         )
+
+
+def check_finetune(pre: dict[str, Any], datasets: dict[str, Any], key: str) -> None:
+    """Fine-tuning (gcnc.finetune): its studies exist and pretrain on source classes; the batch
+    fits the target training set; the test subset has two examples per target class or more."""
+    cfg = pre["finetune"]
+    sources = [n for n, s in pre["studies"].items() if s.get("task", "full") == "source"]
+    for i, study in enumerate(cfg.get("studies", sources)):
+        if study not in sources:
+            raise ConfigError(
+                f"config key '{key}/studies/{i}': '{study}' is not a study of task source of "
+                f"this preset; choose from {sources}"
+            )
+    for study in cfg.get("studies", sources):
+        name = pre["studies"][study]["dataset"]
+        spec = datasets[name]
+        k = _task_classes(spec, "target")
+        per_class = min(dataset_sizes(spec)[1], cfg.get("train_per_class", math.inf))
+        if cfg["batch_size"] > k * per_class:
+            raise ConfigError(
+                f"config key '{key}/batch_size': {cfg['batch_size']} exceeds the {k * per_class} "
+                f"target training examples of '{name}' (study {study})"
+            )
+        if cfg["eval_examples"] < 2 * k:
+            raise ConfigError(
+                f"config key '{key}/eval_examples': {cfg['eval_examples']} gives fewer than 2 "
+                f"test examples to each of the {k} target classes of '{name}' (study {study})"
+            )

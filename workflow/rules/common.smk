@@ -112,6 +112,24 @@ def dataset_spec(wildcards):
     return config["datasets"][wildcards.dataset]
 
 
+def figure_tables(wildcards):
+    """The workflow tables a figure is drawn from (by its kind; figures.smk)."""
+    return SECTION_INPUTS[FIGURES[wildcards.figure]["kind"]]
+
+
+def table_tables(wildcards):
+    """The workflow table a paper table is made from (figures.smk)."""
+    return TABLE_INPUTS[wildcards.table]
+
+
+def figure_upstream(wildcards):
+    """The runs a figure draws (Fig. 2: its one model) and their data, for its sidecar."""
+    plan = FIGURES[wildcards.figure]
+    if plan["kind"] == "gc_sampling":
+        return run_upstream([gc_sampling_run()])
+    return run_upstream([r["run_id"] for r in plan.get("runs", [])])
+
+
 def gc_sampling_run():
     """The Fig. 2 model: the base point, first seed, of the study named in gc_sampling."""
     return study_runs(config, PRESET, P["gc_sampling"]["study"])[0].run_id

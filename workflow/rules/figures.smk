@@ -1,8 +1,9 @@
 # Every figure and table of the paper (gcnc.figures), the claims report (gcnc.claims), each with a
 # provenance sidecar (gcnc.provenance). The plan of what to draw comes from the preset's studies.
 from gcnc.figures import figure_plan, table_plan
+from gcnc.report_html import sidecar_labels
 
-FIGURES = figure_plan(config, PRESET)
+FIGURES = figure_plan(config, PRESET, PLAN)
 TABLES = table_plan(config, PRESET)
 TABLE_INPUTS = {
     "table_poincare": [f"{RES}/poincare.csv"],
@@ -14,6 +15,7 @@ SECTION_INPUTS = {
     "gc_sampling": [f"{RES}/gc_sampling.csv"],
     "bound": [f"{RES}/bounds.csv"],
     "transfer": [f"{RES}/fewshot.csv"],
+    "finetune": [f"{RES}/finetune.csv"],
 }
 FIGURE_TARGETS = [
     f"{FIGS}/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png", "csv", "prov.json")
@@ -21,66 +23,69 @@ FIGURE_TARGETS = [
 ALL_UPSTREAM = run_upstream(RUNS, POINCARE_DATASETS)
 
 
-def figure_upstream(wildcards):
-    """The runs a figure draws (Fig. 2: its one model) and their data, for its sidecar."""
-    plan = FIGURES[wildcards.figure]
-    if plan["kind"] == "gc_sampling":
-        return run_upstream([gc_sampling_run()])
-    return run_upstream([r["run_id"] for r in plan["runs"]])
-
-
 rule figure:
-    wildcard_constraints:
-        figure="|".join(FIGURES),
     input:
-        tables=lambda wc: SECTION_INPUTS[FIGURES[wc.figure]["kind"]],
+        tables=figure_tables,
         upstream=figure_upstream,
     output:
-        pdf=report(
-            f"{FIGS}/{{figure}}.pdf",
+        pdf=f"{FIGS}/{{figure}}.pdf",
+        # the report shows the PNG (a PDF shows in an iframe, blank in some browsers); labels
+        # and caption name the commit read from the sidecar when the report is built
+        png=report(
+            f"{FIGS}/{{figure}}.png",
             caption="../report/figure.rst",
             category=lambda wc: FIGURES[wc.figure]["section"],
-            subcategory="{figure}",
+            subcategory=lambda wc: f"{wc.figure} - {FIGURES[wc.figure]['paper']}",
+            labels=lambda wc, output: sidecar_labels(output.prov, wc.figure, "figure"),
         ),
-        png=f"{FIGS}/{{figure}}.png",
         csv=f"{FIGS}/{{figure}}.csv",
         prov=f"{FIGS}/{{figure}}.prov.json",
+    log:
+        f"logs/{PRESET}/figure/{{figure}}.log",
+    wildcard_constraints:
+        figure="|".join(FIGURES),
+    conda:
+        CONDA_ENV
     params:
         plan=lambda wc: FIGURES[wc.figure],
         preset=PRESET,
         config_sha256=PRESET_CONFIG_SHA256,
-    log:
-        f"logs/{PRESET}/figure/{{figure}}.log",
-    conda:
-        CONDA_ENV
     script:
         "../scripts/figure.py"
 
 
 rule table:
-    wildcard_constraints:
-        table="|".join(TABLES),
     input:
-        tables=lambda wc: TABLE_INPUTS[wc.table],
+        tables=table_tables,
         upstream=ALL_UPSTREAM,
     output:
-        csv=report(f"{FIGS}/{{table}}.csv", caption="../report/table.rst", category="Tables"),
+        csv=f"{FIGS}/{{table}}.csv",
         md=f"{FIGS}/{{table}}.md",
+        html=report(  # the report shows HTML inline (a CSV or Markdown file is downloaded)
+            f"{FIGS}/{{table}}.html",
+            caption="../report/table.rst",
+            category="Tables",
+            subcategory="{table}",
+            labels=lambda wc, output: sidecar_labels(output.prov, wc.table, "table"),
+        ),
         prov=f"{FIGS}/{{table}}.prov.json",
+    log:
+        f"logs/{PRESET}/table/{{table}}.log",
+    wildcard_constraints:
+        table="|".join(TABLES),
+    conda:
+        CONDA_ENV
     params:
         plan=lambda wc: TABLES[wc.table],
         preset=PRESET,
         config_sha256=PRESET_CONFIG_SHA256,
-    log:
-        f"logs/{PRESET}/table/{{table}}.log",
-    conda:
-        CONDA_ENV
     script:
         "../scripts/table.py"
 
 
 rule claims:
     input:
+        **({"finetune": f"{RES}/finetune.csv"} if FINETUNE_RUNS else {}),
         metrics=f"{RES}/metrics.csv",
         runs=f"{RES}/runs.csv",
         gc_sampling=f"{RES}/gc_sampling.csv",
@@ -89,17 +94,24 @@ rule claims:
         plan=f"{RES}/plan.csv",
         upstream=ALL_UPSTREAM,
     output:
-        md=report(f"{FIGS}/claims.md", caption="../report/claims.rst", category="Claims"),
+        md=f"{FIGS}/claims.md",
+        html=report(
+            f"{FIGS}/claims.html",
+            caption="../report/claims.rst",
+            category="Claims",
+            subcategory="claims",
+            labels=lambda wc, output: sidecar_labels(output.prov, "claims", "claims"),
+        ),
         csv=f"{FIGS}/claims.csv",
         prov=f"{FIGS}/claims.prov.json",
+    log:
+        f"logs/{PRESET}/claims.log",
+    conda:
+        CONDA_ENV
     params:
         claims=P["claims"],
         gc_sampling_run=gc_sampling_run(),
         preset=PRESET,
         config_sha256=PRESET_CONFIG_SHA256,
-    log:
-        f"logs/{PRESET}/claims.log",
-    conda:
-        CONDA_ENV
     script:
         "../scripts/claims.py"

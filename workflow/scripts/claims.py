@@ -2,6 +2,7 @@
 
 from gcnc.claims import claims_report
 from gcnc.provenance import job_log, write_sidecar
+from gcnc.report_html import markdown_to_html
 
 with job_log(snakemake.log[0]):
     out = snakemake.output
@@ -14,8 +15,9 @@ with job_log(snakemake.log[0]):
         out.md,
         out.csv,
     )
+    markdown_to_html(out.md, out.html, f"Claims of the paper, preset {snakemake.params.preset}")
     write_sidecar(
-        [out.md, out.csv],
+        [out.md, out.csv, out.html],
         tables.values(),
         snakemake.input.upstream,
         preset=snakemake.params.preset,

@@ -2,12 +2,14 @@
 
 from gcnc.figures import render_table
 from gcnc.provenance import job_log, write_sidecar
+from gcnc.report_html import markdown_to_html
 
 with job_log(snakemake.log[0]):
     out = snakemake.output
     render_table(snakemake.params.plan, list(snakemake.input.tables), out.csv, out.md)
+    markdown_to_html(out.md, out.html, snakemake.wildcards.table)
     write_sidecar(
-        [out.csv, out.md],
+        [out.csv, out.md, out.html],
         snakemake.input.tables,
         snakemake.input.upstream,
         preset=snakemake.params.preset,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from gcnc.claims.finetune import finetune_claims
 from gcnc.claims.stats import spearman
 from gcnc.claims.table import Claims
 from gcnc.plan import study_group, sweep_runs
@@ -211,7 +212,7 @@ def sampling_claims(c: Claims, gs: pd.DataFrame, group: str) -> None:
 
 def claims_table(inputs: dict[str, str], cfg: dict[str, Any], gc_sampling_run: str):
     """Every claim row for one preset from its tables (keys: metrics, runs, plan, bounds,
-    fewshot, gc_sampling)."""
+    fewshot, gc_sampling; finetune when the preset fine-tunes)."""
     runs, plan = pd.read_csv(inputs["runs"]), pd.read_csv(inputs["plan"])
     ok = set(runs.loc[runs.status == "ok", "run_id"])
     c = Claims(cfg["bootstrap"], cfg["seed"])
@@ -220,4 +221,6 @@ def claims_table(inputs: dict[str, str], cfg: dict[str, Any], gc_sampling_run: s
     transfer_claims(c, pd.read_csv(inputs["fewshot"]), plan, ok)
     group = plan.loc[plan.run_id == gc_sampling_run, "group"]
     sampling_claims(c, pd.read_csv(inputs["gc_sampling"]), group.iloc[0] if len(group) else "-")
+    if "finetune" in inputs:  # Li et al.'s fine-tuning study (gcnc.claims.finetune)
+        finetune_claims(c, pd.read_csv(inputs["finetune"]), ok)
     return c.table()

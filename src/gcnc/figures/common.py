@@ -33,8 +33,6 @@ from matplotlib.ticker import (  # noqa: E402
     NullLocator,
 )
 
-from gcnc.config import KNOBS  # noqa: E402
-
 RC = {"pdf.fonttype": 42, "ps.fonttype": 42}  # TrueType in PDF/PS: editable, journal-safe
 PNG_DPI = 300
 KNOB_LABEL = {
@@ -84,12 +82,9 @@ def knob_rows(plan: dict[str, Any], table: pd.DataFrame) -> pd.DataFrame:
     """Rows of ``table`` (with run_id) tagged by the sweep row (``knob``) and the ``value`` they
     belong to: the base point and the runs that change only that knob. Batch sizes are integers
     (object column, so that a CSV prints 16, not 16.0)."""
-    base = plan["base"]
     parts = []
-    for knob in plan["knobs"]:
-        ids = [
-            r["run_id"] for r in plan["runs"] if all(r[k] == base[k] for k in KNOBS if k != knob)
-        ]
+    for knob in plan["knobs"]:  # the sweep rows of the run plan (gcnc.plan): decided there once
+        ids = [r["run_id"] for r in plan["sweep"] if r["knob"] == knob]
         sub = table[table.run_id.isin(ids)].copy()
         sub["knob"] = knob
         cast = int if knob == "batch_size" else float

@@ -9,6 +9,7 @@ import seaborn as sns
 
 from gcnc.figures.bound import render_bound
 from gcnc.figures.common import RC
+from gcnc.figures.finetune import render_finetune
 from gcnc.figures.sampling import render_gc_sampling
 from gcnc.figures.sweeps import render_learning_curves, render_sweep
 from gcnc.figures.transfer import render_transfer
@@ -20,6 +21,7 @@ RENDERERS: dict[str, Renderer] = {
     "gc_sampling": render_gc_sampling,
     "bound": render_bound,
     "transfer": render_transfer,
+    "finetune": render_finetune,
 }
 
 

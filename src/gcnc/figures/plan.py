@@ -8,13 +8,17 @@
 - figA5_<study>: App. A.5, other datasets and architectures (metrics.csv)
 - figA22_gc_regularisation: App. A.5.6 (p. 22), explicit GC regularisation (metrics.csv)
 - figA5_transfer_<study>: App. A.5.5, other transfer settings (fewshot.csv)
+- fig_li_finetune[_<study>]: Li et al.'s transfer modes, target and source NC1 (finetune.csv)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from gcnc.config import KNOBS, study_runs
+from gcnc.plan import run_plan
 
 SECTIONS = {  # report grouping: the paper section each kind of figure belongs to
     "sweep": "Sec. 4 - GC controls neural collapse",
@@ -22,33 +26,41 @@ SECTIONS = {  # report grouping: the paper section each kind of figure belongs t
     "gc_sampling": "Sec. 4 - estimating GC (Prop. 4.2)",
     "bound": "Sec. 4 - generalisation bound (Prop. 4.3)",
     "transfer": "Sec. 5 - transfer learning (Prop. 5.1)",
+    "finetune": "Li et al. - fine-tuning and neural collapse",
 }
 
 
-def _study(config: dict, preset: str, name: str) -> dict[str, Any]:
+def _study(config: dict, preset: str, name: str, runs_plan: pd.DataFrame) -> dict[str, Any]:
+    """A study's entry: its runs, and the sweep rows they belong to (from the run plan)."""
     s = config["presets"][preset]["studies"][name]
     knobs = [k for k in KNOBS if s.get("sweep", {}).get(k)]
     runs = [r.to_dict() | {"run_id": r.run_id} for r in study_runs(config, preset, name)]
+    rows = runs_plan[(runs_plan.study == name) & runs_plan.knob.notna()]
     return {
         "study": name,
         "base": s["base"],
         "knobs": knobs,
         "runs": runs,
+        "sweep": rows[["run_id", "knob"]].to_dict("records"),
         "dataset": s["dataset"],
         "arch": s["arch"],
     }
 
 
-def figure_plan(config: dict, preset: str) -> dict[str, dict[str, Any]]:
-    """Figure name -> what to draw (kind, study, runs, paper figure, caption)."""
+def figure_plan(
+    config: dict, preset: str, runs_plan: pd.DataFrame | None = None
+) -> dict[str, dict[str, Any]]:
+    """Figure name -> what to draw (kind, study, runs and sweep rows, paper figure, caption);
+    ``runs_plan`` is the preset's :func:`gcnc.plan.run_plan` (computed when not given)."""
     studies = config["presets"][preset]["studies"]
+    runs_plan = run_plan(config, preset) if runs_plan is None else runs_plan
     plan: dict[str, dict[str, Any]] = {}
 
     def add(name: str, kind: str, study: str | None, paper: str, caption: str) -> None:
         section = SECTIONS[kind]
         entry = {"name": name, "kind": kind, "paper": paper, "caption": caption, "section": section}
         if study is not None:
-            entry.update(_study(config, preset, study))
+            entry.update(_study(config, preset, study, runs_plan))
         plan[name] = entry
 
     add(
@@ -121,7 +133,27 @@ def figure_plan(config: dict, preset: str) -> dict[str, dict[str, Any]]:
             "for each hyper-parameter value; lower GC expected to give lower target NC and "
             "higher accuracy.",
         )
+    finetune = config["presets"][preset].get("finetune")
+    if finetune:
+        sources = [n for n, s in studies.items() if s.get("task", "full") == "source"]
+        for i, name in enumerate(finetune.get("studies", sources)):
+            add(
+                "fig_li_finetune" + ("" if i == 0 else f"_{name.removeprefix('appendix_')}"),
+                "finetune",
+                name,
+                "Li et al. (Table 2, Fig. 11)",
+                f"Transfer modes of Li et al. from the {name} runs "
+                f"({_arch_on_dataset(studies, name)}) to the target classes: accuracy and "
+                "target NC1 per mode and unit, source NC1 against accuracy (higher expected "
+                "to help up to a threshold), target NC1 against accuracy (lower expected to "
+                "help).",
+            )
     return plan
+
+
+def _arch_on_dataset(studies: dict[str, Any], name: str) -> str:
+    """'<arch> on <dataset>' of a study."""
+    return f"{studies[name]['arch']} on {studies[name]['dataset']}"
 
 
 def table_plan(config: dict, preset: str) -> dict[str, dict[str, Any]]:

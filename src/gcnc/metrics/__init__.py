@@ -2,8 +2,8 @@
 
 Public API: :func:`embedding_gc`, :func:`per_example_gc`, :func:`per_feature_gc`,
 :func:`gc_penalty`, :func:`cdnv`, :func:`neural_collapse`, :func:`geometric_collapse`, :func:`nc1`,
-:func:`nc2`, :func:`nc3`, :func:`nc4`, :func:`numerical_rank`, :func:`ncm_accuracy`,
-:func:`path_slope`.
+:func:`nc2`, :func:`nc3`, :func:`nc4`, :func:`numerical_rank`, :func:`stable_rank`,
+:func:`ncm_accuracy`, :func:`path_slope`.
 """
 
 from gcnc.metrics.collapse import (
@@ -20,6 +20,7 @@ from gcnc.metrics.collapse import (
     ncm_predict,
     neural_collapse,
     numerical_rank,
+    stable_rank,
 )
 from gcnc.metrics.gc import embedding_gc, gc_penalty, per_example_gc, per_feature_gc
 from gcnc.metrics.slope import path_slope
@@ -43,4 +44,5 @@ __all__ = [
     "path_slope",
     "per_example_gc",
     "per_feature_gc",
+    "stable_rank",
 ]

@@ -5,6 +5,9 @@
 - NC(f; Q) = Avg_{i != j} V_f(Q_i, Q_j) over the k(k-1) ordered pairs (paper Section 3).
 - Geometric collapse (paper Eq. 7): GCol = GC / (k-1) * sum_{i != j} 1 / ||mu_i - mu_j||^2.
 - NC1-NC4 of Papyan, Han & Donoho (2020); numerical rank; nearest-class-mean (NCM) classifier.
+- Li et al.'s numerical rank (their App. A.1, after Timor et al. 2022; shared/li_et_al_reference.md
+  Sec. 1.3): (1/K) sum_k ||H_k||_F^2 / ||H_k||_2^2 over the *uncentred* class matrices H_k
+  (:func:`stable_rank`).
 
 Class statistics are accumulated class by class in one pass over the features (float64), so no
 N x N matrix is formed. Every tensor made here lives on the device of the features, so the metrics
@@ -126,15 +129,17 @@ def _centred_means(s: ClassStats) -> torch.Tensor:
     return s.means - s.global_mean
 
 
-def nc1(features: torch.Tensor, labels: torch.Tensor) -> float:
-    """NC1 = tr(Sigma_W Sigma_B^+) / k (Papyan et al. 2020), pseudo-inverse in float64."""
+def nc1(features: torch.Tensor, labels: torch.Tensor, rtol: float | None = None) -> float:
+    """NC1 = tr(Sigma_W Sigma_B^+) / k (Papyan et al. 2020; Li et al. Eq. 4), pseudo-inverse in
+    float64. ``rtol``: eigenvalues of Sigma_B below ``rtol`` x the largest count as zero in the
+    pseudo-inverse (rank Sigma_B <= k-1; Li et al. give no tolerance); None: torch's default."""
     s = class_stats(features, labels)
     f = features.detach().double().flatten(1)
     centred = f - s.means[labels.long()]
     sigma_w = centred.T @ centred / f.shape[0]
     m = _centred_means(s)
     sigma_b = m.T @ m / s.k
-    return float(torch.trace(sigma_w @ torch.linalg.pinv(sigma_b, hermitian=True)) / s.k)
+    return float(torch.trace(sigma_w @ torch.linalg.pinv(sigma_b, hermitian=True, rtol=rtol)) / s.k)
 
 
 def nc2(
@@ -205,3 +210,20 @@ def numerical_rank(features: torch.Tensor, rtol: float = 1e-3) -> int:
     f = features.detach().double().flatten(1)
     sv = torch.linalg.svdvals(f - f.mean(0))
     return int((sv > rtol * sv.max()).sum()) if sv.numel() and sv.max() > 0 else 0
+
+
+def stable_rank(features: torch.Tensor, labels: torch.Tensor) -> float:
+    """Li et al.'s numerical rank (App. A.1, after Timor et al. 2022): the average over classes
+    of ||H_k||_F^2 / ||H_k||_2^2, H_k the class's feature matrix, *not* mean-centred. Between 1
+    (a class on one line through the origin) and min(n_k, d); smaller = more collapsed. Li et al.
+    estimate ||H_k||_2 by power iteration; here it is exact (the largest singular value, which
+    power iteration converges to: slowly when the top two are close, as in isotropic classes).
+    A class of zero features counts as rank 0."""
+    f = features.detach().double().flatten(1)
+    y = labels.detach().long()
+    ranks = []
+    for c in torch.unique(y):
+        h = f[y == c]
+        top = torch.linalg.matrix_norm(h, ord=2) ** 2
+        ranks.append(float(h.pow(2).sum() / top) if bool(top > 0) else 0.0)
+    return sum(ranks) / len(ranks) if ranks else float("nan")

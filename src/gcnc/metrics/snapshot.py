@@ -24,6 +24,7 @@ from gcnc.metrics.collapse import (
     ncm_accuracy,
     neural_collapse,
     numerical_rank,
+    stable_rank,
 )
 from gcnc.metrics.gc import eval_mode, gc_terms
 
@@ -91,6 +92,7 @@ def snapshot(
         "nc3": nc3(stats, None, model.head.weight),
         "nc4": nc4(feats, logits, means),
         "rank": numerical_rank(feats),
+        "stable_rank": stable_rank(feats, y),  # Li et al.'s numerical rank (App. A.1)
         "metric_status": metric_status(stats),
         "embed_dim": int(feats.shape[1]),
         "n_examples": int(x.shape[0]),

@@ -1,0 +1,14 @@
+"""Rule collect_finetune: concatenate the per-run transfer tables and add the runs' few-shot
+episodes as modes fewshot_ncm / fewshot_logreg (gcnc.finetune.fewshot_rows)."""
+
+import pandas as pd
+
+from gcnc.finetune import fewshot_rows
+from gcnc.provenance import job_log
+
+with job_log(snakemake.log[0]):
+    frames = [pd.read_csv(p) for p in snakemake.input.runs]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run_id"])
+    extra = fewshot_rows(pd.read_csv(snakemake.input.fewshot), table)
+    table = pd.concat([table, extra], ignore_index=True) if len(extra) else table
+    table.to_csv(snakemake.output[0], index=False)
