@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from gcnc.cli import main
-from gcnc.config import config_hash, preset_config, resolve_config
+from gcnc.config import config_hash, preset_config, workflow_config
 from gcnc.provenance import audit, write_sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def checkout(tmp_path, monkeypatch) -> Path:
     for name, text in (("table.csv", "a,b\n1,2\n"), ("weights.pt", "w"), ("fig.pdf", "%PDF")):
         (repo / name).write_text(text)
     monkeypatch.chdir(repo)
-    config = resolve_config(yaml.safe_load((repo / "params.yaml").read_text()))
+    config = workflow_config(yaml.safe_load((repo / "params.yaml").read_text()))
     write_sidecar(
         ["fig.pdf"],
         ["table.csv"],

@@ -153,6 +153,18 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def workflow_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The config exactly as the workflow sees it: derived presets resolved, then checked
+    against the schema by Snakemake's ``validate``, which also fills the schema's defaults. The
+    workflow (common.smk) and the audit both use it, so a recorded config hash can be recomputed.
+    """
+    from snakemake.utils import validate  # on demand: a heavy import
+
+    config = resolve_config(config)
+    validate(config, str(SCHEMA_PATH))  # a wrong key or type stops here, naming the key
+    return config
+
+
 def preset_data(config: dict[str, Any], preset: str) -> dict[str, Any]:
     """The data settings of a preset: the top-level ``data`` with the preset's ``data`` over it."""
     return {**config["data"], **config["presets"][preset].get("data", {})}

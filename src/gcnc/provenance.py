@@ -24,7 +24,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from gcnc.config import config_hash, preset_config, read_config_file, resolve_config
+from snakemake.exceptions import WorkflowError
+
+from gcnc.config import config_hash, preset_config, read_config_file, workflow_config
 from gcnc.validation import ConfigError
 
 ROOT_MARKERS = ("Snakefile", "params.yaml")
@@ -179,7 +181,10 @@ class AuditResult:
 
 
 def _current_config_hash(root: Path, preset: str) -> str:
-    config = resolve_config(read_config_file(root / "params.yaml"))
+    try:
+        config = workflow_config(read_config_file(root / "params.yaml"))
+    except WorkflowError as err:  # the schema check, as Snakemake reports it
+        raise ConfigError(f"params.yaml: {str(err).splitlines()[0]}") from None
     if preset not in config.get("presets", {}):
         raise ConfigError(f"params.yaml has no preset '{preset}'")
     return config_hash(preset_config(config, preset))

@@ -4,10 +4,8 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from gcnc.config import (
-    SCHEMA_PATH,
     check_device,
     expand_runs,
     preset_data,
@@ -15,7 +13,7 @@ from gcnc.config import (
     pretrain_request,
     preset_config,
     preset_resources,
-    resolve_config,
+    workflow_config,
     study_runs,
     validate_config,
 )
@@ -31,8 +29,7 @@ read_config_file("params.yaml")  # a file that is not YAML: an error naming it, 
 configfile: "params.yaml"
 
 
-config.update(resolve_config(config))  # derived presets (extends) written out in full
-validate(config, str(SCHEMA_PATH))  # structure: a wrong key or type stops here, naming the key
+config.update(workflow_config(config))  # derived presets resolved, schema checked, defaults set
 validate_config(config)  # cross-references (preset, datasets, studies)
 if workflow.local_exec and workflow.is_main_process and not workflow.dryrun:
     check_device(config, config["preset"])  # device: cuda on a machine without one
