@@ -22,7 +22,7 @@ include: "workflow/rules/figures.smk"
 
 
 # Tiny aggregation and rendering jobs run on the submitting host, even under a cluster executor:
-# no scheduler round trip each (see workflow/profiles/slurm).
+# no scheduler round trip each (see profiles/slurm).
 localrules:
     all,
     plan,

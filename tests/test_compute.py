@@ -148,14 +148,14 @@ def test_h100_calibration_and_stacked_copies_match_the_gpu_measurements():
 
 @pytest.mark.slow
 def test_paper_requests_cover_every_run_prediction(config):
-    """The static SLURM requests of workflow/profiles/resources.yaml are at least the cost
+    """The static SLURM requests of profiles/resources.yaml are at least the cost
     model's per-run request (1.5x the predicted H100 time + start-up), for every run of the
     paper preset."""
     from gcnc.compute import slurm_request
     from gcnc.config import expand_runs, preset_resources, pretrain_request
 
     preset = config["presets"]["paper"]
-    resources = preset_resources(config, "paper", ROOT / "workflow/profiles/resources.yaml")
+    resources = preset_resources(config, "paper", ROOT / "profiles/resources.yaml")
     short = []
     for run_id, spec in expand_runs(config, "paper").items():
         need, have = slurm_request(spec, preset), pretrain_request(spec, resources)

@@ -209,13 +209,13 @@ def test_unreadable_config_file_is_named(tmp_path, text, expected):
 
 
 def test_scheduler_requests_live_outside_params_and_are_checked(tmp_path):
-    """workflow/profiles/resources.yaml: a derived preset uses its parent's entry; a wrong key or
+    """profiles/resources.yaml: a derived preset uses its parent's entry; a wrong key or
     a scale for a name the preset does not use is an error naming the file and the key."""
     from gcnc.config import preset_resources, pretrain_request, study_runs
     from gcnc.validation import ConfigError
 
     config = load_config(ROOT / "params.yaml")
-    resources = ROOT / "workflow/profiles/resources.yaml"
+    resources = ROOT / "profiles/resources.yaml"
     mini = preset_resources(config, "paper_mini", resources)
     assert mini == preset_resources(config, "paper", resources)  # paper_mini extends paper
     spec = study_runs(config, "paper", "fig1")[0]

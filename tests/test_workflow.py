@@ -27,6 +27,7 @@ PROJECT_FILES = [
     "dvc.yaml",
     "params.yaml",
     "workflow",
+    "profiles",
     "envs",
     "src",
     ".dvcignore",
@@ -257,7 +258,7 @@ def test_smoke_on_real_slurm_matches_local_run(smoke_project, slurm, tmp_path):
     text = profile.read_text().replace("slurm_partition: gpu", "slurm_partition: debug")
     text = text.replace("jobs: 100", "jobs: 2").replace("latency-wait: 30", "latency-wait: 5")
     profile.write_text(text.replace("before-status-checks: 20", "before-status-checks: 3"))
-    run(["snakemake", "--workflow-profile", "workflow/profiles/slurm"], proj)
+    run(["snakemake", "--workflow-profile", "profiles/slurm"], proj)
     for name, drop in DETERMINISTIC_TABLES.items():
         local = pd.read_csv(smoke_project / "results" / "smoke" / name).drop(columns=drop)
         remote = pd.read_csv(proj / "results" / "smoke" / name).drop(columns=drop)

@@ -21,7 +21,7 @@ from gcnc.validation import ConfigError, check_datasets, check_preset, non_finit
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 RESOURCES_SCHEMA_PATH = SCHEMA_PATH.with_name("resources.schema.yaml")
-RESOURCES_PATH = "workflow/profiles/resources.yaml"  # relative to the repository root
+RESOURCES_PATH = "profiles/resources.yaml"  # relative to the repository root
 KNOBS = ("lr", "batch_size", "weight_decay", "gc_reg")
 
 

@@ -53,7 +53,7 @@ SOURCE_RUNS = sorted(r for r, s in RUNS.items() if s.task == "source")
 DATASETS = sorted({s.dataset for s in RUNS.values()})
 POINCARE_DATASETS = sorted(set(DATASETS) | set(P["poincare"].get("datasets", [])))
 GPUS = 0 if P["device"] == "cpu" else 1  # every rule that runs a model asks for one GPU
-RESOURCES = preset_resources(config, PRESET)  # scheduler requests: workflow/profiles/, not DVC
+RESOURCES = preset_resources(config, PRESET)  # scheduler requests: profiles/, not DVC
 # what decides this preset's results; sidecars record it, rules that draw take it as a param
 PRESET_CONFIG_SHA256 = config_hash(preset_config(config, PRESET))
 FABRICATE = fabricated_kinds(DATA.get("fabricate", []), config, POINCARE_DATASETS)
@@ -133,7 +133,7 @@ def gc_sampling_run():
 
 
 def pretrain_resource(key):
-    """Scheduler request of a pretraining job (workflow/profiles/resources.yaml, x attempt)."""
+    """Scheduler request of a pretraining job (profiles/resources.yaml, x attempt)."""
     return (
         lambda wildcards, attempt: pretrain_request(RUNS[wildcards.run], RESOURCES)[key] * attempt
     )
