@@ -254,7 +254,7 @@ def test_smoke_on_real_slurm_matches_local_run(smoke_project, slurm, tmp_path):
     import pandas as pd
 
     proj = copy_project(tmp_path / "slurm", "smoke")
-    profile = proj / "workflow" / "profiles" / "slurm" / "config.yaml"
+    profile = proj / "profiles" / "slurm" / "config.yaml"
     text = profile.read_text().replace("slurm_partition: gpu", "slurm_partition: debug")
     text = text.replace("jobs: 100", "jobs: 2").replace("latency-wait: 30", "latency-wait: 5")
     profile.write_text(text.replace("before-status-checks: 20", "before-status-checks: 3"))
