@@ -71,8 +71,10 @@ def write_inputs(tmp_path, metrics: pd.DataFrame, tag: str = "") -> dict[str, st
         paths["bounds"], index=False
     )
     pd.DataFrame(columns=["run_id", "status"]).to_csv(paths["fewshot"], index=False)
-    gcs = {"axis": "features", "level": 0.5, "trial": range(5), "exact": 1.0, "exact_seconds": 1}
-    pd.DataFrame(gcs | {"estimate": 1.0 + 0.001 * np.arange(5), "seconds": 0.2}).to_csv(
+    gcs = {"axis": "features", "trial": range(5), "exact": 1.0, "exact_seconds": 1}
+    sampled = {"level": 0.5, "estimate": 1.0 + 0.001 * np.arange(5), "vjps": 10, "jvps": 5}
+    exact = {"level": 1.0, "estimate": 1.0, "vjps": 100, "jvps": 0}  # the all-features level
+    pd.concat([pd.DataFrame(gcs | sampled), pd.DataFrame(gcs | exact)]).to_csv(
         paths["gc_sampling"], index=False
     )
     return {k: str(v) for k, v in paths.items()}
@@ -108,7 +110,8 @@ def test_verdict_and_direction_follow_the_data(tmp_path, sign, verdict, directio
         "reproduced"
     )
     assert _row(table, "the GC estimate is stable under sampling", "d x a").verdict == "reproduced"
-    assert _row(table, "sampled GC is cheap next to exact GC", "d x a").value == pytest.approx(0.2)
+    cheap = _row(table, "sampled GC is cheap next to exact GC", "d x a")
+    assert cheap.value == pytest.approx((10 + 2 * 5) / 100)  # a JVP costs two VJPs
 
 
 def test_too_few_runs_is_inconclusive_but_keeps_its_direction(tmp_path):
