@@ -128,9 +128,14 @@ class Browser:
         frames = self.call("Page.getFrameTree")["frameTree"].get("childFrames", [])
         if not frames:
             return ""
-        world = self.call("Page.createIsolatedWorld", frameId=frames[0]["frame"]["id"])
         js = "document.body ? document.body.innerText : ''"
-        return self.eval(js, context=world["executionContextId"]) or ""
+        try:
+            world = self.call("Page.createIsolatedWorld", frameId=frames[0]["frame"]["id"])
+            return self.eval(js, context=world["executionContextId"]) or ""
+        except BrowserError as err:  # the frame navigated between the two calls: not loaded yet
+            if "context" in str(err) or "frame" in str(err).lower():
+                return ""
+            raise
 
     def wait_frame_text(self, needle: str, timeout: float = 20) -> str:
         """The first child frame's text, once it contains ``needle``."""
