@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from gcnc.checkpoints import (
     discard_checkpoints,
+    load_weights,
     prune_checkpoints,
     resume_state,
     run_settings,
@@ -99,6 +100,18 @@ def eval_subset(split: Split, n: int, balanced: bool = True) -> Split:
 def model_for(spec: RunSpec, prepared: Prepared) -> EmbedClassifier:
     n_classes = len(prepared.classes(spec.task))
     return build_model(spec.arch, prepared.input_shape, n_classes, **spec.model)
+
+
+def load_pretrained(
+    spec: RunSpec, prepared: Prepared, weights: str | Path, device: str
+) -> EmbedClassifier:
+    """A run's trained model (its ``final.pt``) on the preset's ``device`` (``auto``: CUDA when
+    present); prints the device chosen, for the job's log."""
+    torch_device = resolve_device(device)
+    model = model_for(spec, prepared).to(torch_device)
+    model.load_state_dict(load_weights(weights))
+    print(f"device: {torch_device}", flush=True)
+    return model
 
 
 def learning_rate(base: float, step: int, steps: int, schedule: str = "constant") -> float:

@@ -3,20 +3,16 @@
 import json
 from pathlib import Path
 
-from gcnc.checkpoints import load_weights
 from gcnc.config import RunSpec
 from gcnc.data import load_prepared
 from gcnc.fewshot import evaluate_transfer, load_episodes
 from gcnc.provenance import job_log
-from gcnc.training import model_for, resolve_device
+from gcnc.training import load_pretrained
 
 with job_log(snakemake.log[0]):
     spec = RunSpec(**snakemake.params.spec)
     data = load_prepared(Path(snakemake.input.data[0]).parent)
-    device = resolve_device(snakemake.params.device)
-    model = model_for(spec, data).to(device)
-    model.load_state_dict(load_weights(snakemake.input.final))
-    print(f"device: {device}", flush=True)
+    model = load_pretrained(spec, data, snakemake.input.final, snakemake.params.device)
     status = json.loads(Path(snakemake.input.summary).read_text())["status"]
     table = evaluate_transfer(
         model,

@@ -7,12 +7,11 @@ stops the job with an error naming the run and how to pick another.
 import json
 from pathlib import Path
 
-from gcnc.checkpoints import load_weights
 from gcnc.config import RunSpec
 from gcnc.data import load_prepared
 from gcnc.gc_sampling import sampling_study
 from gcnc.provenance import job_log
-from gcnc.training import model_for, resolve_device
+from gcnc.training import load_pretrained
 
 with job_log(snakemake.log[0]):
     spec = RunSpec(**snakemake.params.spec)
@@ -33,9 +32,6 @@ with job_log(snakemake.log[0]):
             "seed is used), or lower the study's base lr."
         )
     data = load_prepared(Path(snakemake.input.data[0]).parent)
-    device = resolve_device(snakemake.params.device)
-    model = model_for(spec, data).to(device)
-    model.load_state_dict(load_weights(snakemake.input.final))
-    print(f"device: {device}", flush=True)
+    model = load_pretrained(spec, data, snakemake.input.final, snakemake.params.device)
     table = sampling_study(model, data.view(spec.task, "train"), snakemake.params.sampling)
     table.to_csv(snakemake.output[0], index=False)
