@@ -28,6 +28,12 @@ def md_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def untestable_rows(table: pd.DataFrame) -> pd.Series:
+    """Rows the preset could not test (too few runs, nothing to test): their statistic says so
+    (:class:`gcnc.claims.table.Claims`); inconclusive by rule, listed apart from the table."""
+    return table.statistic.str.contains("too few|no runs|nothing to test", regex=True)
+
+
 def _num(v: float) -> str:
     return "-" if not np.isfinite(v) else f"{v:.3g}"
 
@@ -50,7 +56,7 @@ def claims_markdown(table: pd.DataFrame, preset: str, cfg: dict[str, Any]) -> st
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
     ]
-    untestable = table.statistic.str.contains("too few|no runs|nothing to test", regex=True)
+    untestable = untestable_rows(table)
     for r in table[~untestable].itertuples():
         runs = "-" if not np.isfinite(r.n_runs) else str(int(r.n_runs))
         ci = "-" if not np.isfinite(r.ci_low) else f"[{_num(r.ci_low)}, {_num(r.ci_high)}]"
@@ -103,7 +109,7 @@ def console_summary(claims_csv: str, figures_dir: str, preset: str) -> str:
     """What `make run` prints last: each testable claim's verdict per study, the verdict counts,
     where the outputs are and how to browse them."""
     table = pd.read_csv(claims_csv)
-    testable = ~table.statistic.str.contains("too few|no runs|nothing to test", regex=True)
+    testable = ~untestable_rows(table)
     short = {"reproduced": "yes", "not reproduced": "NO", "inconclusive": "?"}
     lines = [
         f"Claims of the paper, preset {preset}: per study, yes = reproduced, NO = not "
