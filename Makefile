@@ -7,10 +7,10 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: setup run reproduce pull test lint bench report readme dryrun-paper
 
-setup:  ## isolated environment with pinned dependencies and the gcnc package (editable)
+setup:  ## isolated environment with the study's pinned dependencies and gcnc (editable)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	$(VENV)/bin/pip install --quiet -e ".[study,dev]"
 	@# real Fashion-MNIST, offline: Debian's package (root only); never fails the setup
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  if apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \

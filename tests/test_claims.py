@@ -12,6 +12,7 @@ from scipy.stats import rankdata, spearmanr
 
 from gcnc.claims import claims_markdown, claims_table, verdict_signed, verdict_threshold
 from gcnc.claims.stats import average_ranks, within_group_spearman
+from gcnc.config import RunSpec
 from gcnc.plan import study_group
 from tests.markdown_tables import rendered_tables, source_cell_counts
 
@@ -42,6 +43,7 @@ def _study_rows(dataset: str, sign: int, offset: float, seeds=(0, 1)) -> list[di
 
 def _plan(metrics: pd.DataFrame) -> pd.DataFrame:
     runs = metrics.drop_duplicates("run_id")
+    specs = [RunSpec(d, "a", "full", 0.1, 8, 0, 0, 0, 9) for d in runs.dataset]
     return pd.DataFrame(
         {
             "run_id": runs.run_id,
@@ -53,7 +55,7 @@ def _plan(metrics: pd.DataFrame) -> pd.DataFrame:
             "dataset": runs.dataset,
             "arch": runs.arch,
             "task": runs.task,
-            "group": [study_group(d, "a", "full") for d in runs.dataset],
+            "group": [study_group(spec) for spec in specs],
         }
     )
 
@@ -167,3 +169,32 @@ def test_verdict_rules():
     assert verdict_signed(float("nan"), 0.5, 1) == "inconclusive"
     assert verdict_threshold(0.96, 1.0, 0.95, True) == "reproduced"
     assert verdict_threshold(0.1, 0.2, 0.05, False) == "not reproduced"
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_ranks_refuse_non_finite_values(bad):
+    with pytest.raises(ValueError, match="non-finite"):
+        average_ranks(np.array([1.0, bad, 3.0]))
+
+
+def test_a_nan_is_left_out_and_said_not_ranked_as_the_largest():
+    """y falls with x on 6 runs; a 7th run's NaN ranked as the largest value would pull the
+    correlation up (to -0.64 here); left out, the rank correlation is exactly -1."""
+    from gcnc.claims.table import Claims
+
+    frame = pd.DataFrame(
+        {
+            "run_id": [f"r{i}" for i in range(7)],
+            "group": "g",
+            "x": [1.0, 2, 3, 4, 5, 6, 7],
+            "y": [6.0, 5, 4, 3, 2, 1, np.nan],
+        }
+    )
+    naive = spearmanr(frame.x, rankdata(frame.y.fillna(np.inf)))[0]
+    assert naive > -0.7  # what ranking the NaN last would have given
+    c = Claims(n_boot=200, seed=0)
+    c.signed("y falls with x", frame, "x", "y", -1)
+    row = c.table().iloc[0]
+    assert row["value"] == pytest.approx(-1.0) and row["n_runs"] == 6
+    assert row["statistic"] == "Spearman(x, y); 1 non-finite left out"
+    assert row["verdict"] == "reproduced"

@@ -152,8 +152,11 @@ def test_degenerate_geometry_is_kept_and_flagged():
     assert math.isfinite(neural_collapse(s)) and metric_status(s) == "zero_centred_mean"
     both = class_stats(torch.tensor([[0.0], [0.0], [0.0], [0.0]]), torch.tensor([0, 0, 1, 1]))
     assert metric_status(both) == "coincident_means+zero_centred_mean"
-    nan = class_stats(torch.tensor([[float("nan")], [0.0], [1.0]]), torch.tensor([0, 1, 1]))
-    assert metric_status(nan) == "non_finite_features"
+    with pytest.raises(ValueError, match=r"features: 1 non-finite values .* row 0"):
+        class_stats(torch.tensor([[float("nan")], [0.0], [1.0]]), torch.tensor([0, 1, 1]))
+    big = torch.tensor([[1e200], [-1e200], [0.0]], dtype=torch.float64)
+    huge = class_stats(big, torch.tensor([0, 0, 1]))  # squares overflow float64
+    assert math.isinf(huge.variances[0]) and metric_status(huge) == "non_finite_features"
 
 
 def test_snapshot_rows_carry_the_metric_status():

@@ -77,7 +77,9 @@ def test_bad_config_names_the_key(cfg, mutate, key):
 
 
 def test_conflicting_run_definitions_are_rejected(cfg):
-    cfg["presets"]["quick"]["studies"]["fig3"]["model"] = {"embed_dim": 7}
+    """Ids print the learning rate with 6 significant digits: two rates that differ further
+    down would share a run folder, and are refused."""
+    cfg["presets"]["quick"]["studies"]["fig3"]["base"]["lr"] = 0.0500000001
     with pytest.raises(ConfigError, match="defined twice"):
         validate_config(cfg)
 
@@ -100,6 +102,39 @@ def test_derived_preset_is_its_parent_with_overrides(config):
     assert mini["gc_sampling"]["study"] in paper["studies"]
 
 
+def test_replace_keeps_only_the_derived_presets_own_studies(config):
+    """controls = quick with its own studies (replace) and without fine-tuning; each study's
+    schedule, steps and model options are in its runs (and their ids); other studies take the
+    preset's default schedule."""
+    quick, controls = config["presets"]["quick"], config["presets"]["controls"]
+    assert controls["derived_from"] == "quick" and "finetune" not in controls
+    assert "gc_regularisation" not in controls["studies"]
+    assert controls["training"] == quick["training"] and controls["metrics"] == quick["metrics"]
+    protocols = {
+        name: {
+            (r.lr_schedule, r.steps, tuple(r.model.items()))
+            for r in study_runs(config, "controls", name)
+        }
+        for name in controls["studies"]
+    }
+    steps = quick["training"]["steps"]
+    assert protocols == {
+        "fig1": {("constant", steps, ())},
+        "fig3": {("constant", steps, ())},
+        "step_schedule": {("step", steps, ())},
+        "cosine_schedule": {("cosine", steps, ())},
+        "cosine_4x_steps": {("cosine", 4 * steps, ())},
+        "cosine_no_batchnorm": {("cosine", steps, (("batchnorm", False),))},
+    }
+    runs = expand_runs(config, "controls")
+    assert len(runs) == 4 * 7 * 2 + 5 * 2  # 4 protocols x 7 sweep points, one x 5; 2 seeds
+    for run_id, spec in runs.items():
+        assert f"_{spec.lr_schedule}_bs~" in run_id and f"_steps~{spec.steps}_" in run_id
+        assert ("+batchnorm~False-" in run_id) == (spec.model == {"batchnorm": False})
+    default = quick["training"].get("lr_schedule", "constant")
+    assert {r.lr_schedule for r in expand_runs(config, "quick").values()} == {default}
+
+
 def test_editing_the_parent_changes_the_derived_preset():
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["presets"]["paper"]["training"]["momentum"] = 0.5
@@ -120,6 +155,7 @@ def test_editing_the_parent_changes_the_derived_preset():
             lambda p: p.update(again={"extends": "paper_mini"}),
             "presets/again/extends",
         ),
+        (lambda p: p["paper_mini"].update(replace="studies"), "presets/paper_mini/replace"),
     ],
 )
 def test_bad_derived_preset_names_the_key(mutate, key):

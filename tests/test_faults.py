@@ -262,7 +262,7 @@ def test_make_run_unlocks_a_stale_lock_then_reruns_incomplete_jobs():
 
 TARGETS = [f"results/smoke/{t}.csv" for t in ("metrics", "poincare", "gc_sampling")]
 KILL_TARGETS = TARGETS[:2]  # pretraining, collection and the Poincare table (reads runs.csv)
-FIG1_BASE = "digits-mlp-full_lr~0.05_bs~32_wd~0_gc~0_seed~0"
+FIG1_BASE = "digits-mlp-full_lr~0.05_constant_bs~32_wd~0_gc~0_steps~60_seed~0"
 TABLES = ["metrics.csv", "class_metrics.csv", "runs.csv", "poincare.csv", "gc_sampling.csv"]
 
 

@@ -173,9 +173,14 @@ def _table(runs: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _plan(table: pd.DataFrame) -> pd.DataFrame:
+    """Every run of ``table`` in one comparison group."""
+    return pd.DataFrame({"run_id": table.run_id.unique(), "group": "d x a (source classes)"})
+
+
 def test_finetune_claims_rows():
     c = Claims(n_boot=50, seed=0)
-    finetune_claims(c, _table(8))
+    finetune_claims(c, _table(8), _plan(_table(8)))
     table = c.table().set_index("claim")
     assert table.loc["SCL FT trains far fewer parameters than full FT", "verdict"] == "reproduced"
     assert table.loc["layer FT beats the linear probe (Li et al. C7, Table 2)", "verdict"] == (
@@ -185,7 +190,7 @@ def test_finetune_claims_rows():
     assert row["verdict"] == "reproduced" and row["value"] < -0.8
     assert any("bridge" in claim for claim in table.index)
     empty = Claims(n_boot=10, seed=0)
-    finetune_claims(empty, _table(0).reindex(columns=_table(1).columns))
+    finetune_claims(empty, _table(0).reindex(columns=_table(1).columns), _plan(_table(1)))
     assert (empty.table().verdict == "inconclusive").all()
 
 

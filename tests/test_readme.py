@@ -52,3 +52,26 @@ def test_every_readme_table_keeps_its_columns():
         assert len(set(table)) == 1, table
     for table in rendered_tables(text):
         assert all(not cell.startswith("In plain words") for row in table for cell in row)
+
+
+def test_readme_measuring_snippets_run_as_written(capsys):
+    """The Python blocks of README's "Measuring GC and NC in your own network" run as written, in
+    order and in one namespace (the later blocks use the first one's model and data)."""
+    import re
+    from pathlib import Path
+
+    import gcnc
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("## Measuring GC and NC in your own network\n", 1)[1].split("\n## ")[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 3
+    namespace: dict = {}
+    first = None
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+        first = first or namespace["m"]
+    assert isinstance(first, gcnc.Measurement) and first.n_examples == 60
+    assert first.gc_estimator == "hutchinson" and first.embedding == "input of 'fc' (512 -> 10)"
+    assert namespace["m"].n_examples == 120 and namespace["m"].accuracy is not None
+    assert "gc_estimator        hutchinson" in capsys.readouterr().out

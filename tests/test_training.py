@@ -73,11 +73,11 @@ def test_logs_every_metric_and_is_deterministic(digits, config, tmp_path):
     assert cfg["run"]["gc_reg"] == 0.01 and cfg["training"] == preset["training"]
 
 
-@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+@pytest.mark.parametrize("schedule", ["constant", "step", "cosine"])
 def test_killed_run_resumes_to_identical_result(digits, config, tmp_path, monkeypatch, schedule):
-    preset = copy.deepcopy(config["presets"]["smoke"])
-    preset["training"]["lr_schedule"] = schedule
-    pretrain(spec(), digits, preset, tmp_path / "clean", progress=False)
+    preset = config["presets"]["smoke"]
+    run = spec(lr_schedule=schedule)
+    pretrain(run, digits, preset, tmp_path / "clean", progress=False)
 
     calls = {"n": 0}
     original = torch.optim.SGD.step
@@ -90,13 +90,13 @@ def test_killed_run_resumes_to_identical_result(digits, config, tmp_path, monkey
 
     monkeypatch.setattr(torch.optim.SGD, "step", dying_step)
     with pytest.raises(KeyboardInterrupt):
-        pretrain(spec(), digits, preset, tmp_path / "killed", progress=False)
+        pretrain(run, digits, preset, tmp_path / "killed", progress=False)
     monkeypatch.setattr(torch.optim.SGD, "step", original)
     assert not (tmp_path / "killed" / "metrics.csv").exists()
     assert sorted(p.name for p in (tmp_path / "killed" / "checkpoints").glob("*.pt")) == [
         "step_00000020.pt"
     ]
-    pretrain(spec(), digits, preset, tmp_path / "killed", progress=False)
+    pretrain(run, digits, preset, tmp_path / "killed", progress=False)
     pd.testing.assert_frame_equal(metrics(tmp_path / "clean"), metrics(tmp_path / "killed"))
     a = torch.load(tmp_path / "clean" / "final.pt", weights_only=True)
     b = torch.load(tmp_path / "killed" / "final.pt", weights_only=True)
@@ -173,9 +173,18 @@ def test_only_the_newest_checkpoints_are_kept(digits, config, tmp_path, monkeypa
     pd.testing.assert_frame_equal(metrics(tmp_path / "one"), metrics(tmp_path / "full"))
 
 
-def test_cosine_schedule_sets_the_closed_form_rate_at_every_step(digits, config, monkeypatch):
-    preset = copy.deepcopy(config["presets"]["smoke"])
-    preset["training"]["lr_schedule"] = "cosine"
+def _closed_form(schedule: str, lr: float, t: int, steps: int) -> float:
+    """The rate of SGD step t written out independently of gcnc.training.learning_rate."""
+    if schedule == "cosine":
+        return lr * (1 + math.cos(math.pi * (t - 1) / steps)) / 2
+    if schedule == "step":
+        return lr if 2 * t <= steps else lr / 10 if 4 * t <= 3 * steps else lr / 100
+    return lr
+
+
+@pytest.mark.parametrize("schedule", ["constant", "step", "cosine"])
+def test_schedule_sets_the_closed_form_rate_at_every_step(digits, config, monkeypatch, schedule):
+    preset = config["presets"]["smoke"]
     seen = []
     original = torch.optim.SGD.step
 
@@ -184,11 +193,18 @@ def test_cosine_schedule_sets_the_closed_form_rate_at_every_step(digits, config,
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.SGD, "step", recording_step)
-    run = spec(gc_reg=0.0, steps=40)
-    pretrain(run, digits, preset, Path(tempfile.mkdtemp()), progress=False)
-    expected = [run.lr * (1 + math.cos(math.pi * (t - 1) / 40)) / 2 for t in range(1, 41)]
+    run = spec(gc_reg=0.0, steps=40, lr_schedule=schedule)
+    out = Path(tempfile.mkdtemp())
+    pretrain(run, digits, preset, out, progress=False)
+    expected = [_closed_form(schedule, run.lr, t, 40) for t in range(1, 41)]
     assert seen == pytest.approx(expected, rel=1e-12, abs=0)
-    assert seen[0] == run.lr and seen[20] == pytest.approx(run.lr / 2)
+    assert seen[0] == run.lr
+    logged = pd.read_csv(out / "metrics.csv").drop_duplicates("step").set_index("step").step_lr
+    assert logged.to_dict() == pytest.approx({0: run.lr, 20: seen[19], 40: seen[39]}, rel=1e-12)
+    if schedule == "cosine":
+        assert seen[20] == pytest.approx(run.lr / 2)
+    if schedule == "step":
+        assert (seen[19], seen[20], seen[30]) == pytest.approx((run.lr, run.lr / 10, run.lr / 100))
 
 
 def test_eval_subset_is_fixed_and_class_balanced():
@@ -229,7 +245,7 @@ def same_run(a: Path, b: Path) -> None:
         ("training", "momentum", 0.5, "training/momentum: 0.9 -> 0.5"),
         ("run", "steps", 80, "run/steps: 60 -> 80"),
         ("run", "steps", 40, "run/steps: 60 -> 40"),
-        ("training", "lr_schedule", "cosine", "training/lr_schedule: constant -> cosine"),
+        ("run", "lr_schedule", "cosine", "run/lr_schedule: constant -> cosine"),
         ("run", "model", {"width": 16}, "run/model/width: <unset> -> 16"),
         ("metrics", "gc_probes", 4, "metrics/gc_probes: 8 -> 4"),
     ],
@@ -297,3 +313,45 @@ def test_divergence_records_the_step_whose_loss_was_non_finite(
     summary = pretrain(spec(), digits, config["presets"]["smoke"], tmp_path, progress=False)
     assert summary["status"] == "diverged" and summary["steps_done"] == 37
     assert pd.read_csv(tmp_path / "metrics.csv").step.max() == 20  # the last logged step
+
+
+def test_channels_last_run_matches_the_default_layout_and_resumes(
+    digits, config, tmp_path, monkeypatch
+):
+    """A CPU image run trains in channels_last (gcnc.training.memory_format); its first steps
+    agree with the default layout to float rounding (later, SGD amplifies the rounding, as with
+    any change of summation order), and a killed run resumes to the identical result."""
+    import gcnc.training as training
+
+    preset = config["presets"]["smoke"]
+    small = {"arch": "vgg_small", "model": {"width": 2}, "gc_reg": 0.0, "steps": 40}
+    run = RunSpec(**{**spec().to_dict(), **small})
+    cpu = torch.device("cpu")
+    assert training.memory_format(run, cpu, digits.train.x) == torch.channels_last
+    penalised = RunSpec(**{**run.to_dict(), "gc_reg": 0.1})  # double backward: slower in it
+    assert training.memory_format(penalised, cpu, digits.train.x) == torch.contiguous_format
+    pretrain(run, digits, preset, tmp_path / "last", progress=False)
+
+    short = RunSpec(**{**run.to_dict(), "steps": 2})
+    pretrain(short, digits, preset, tmp_path / "short", progress=False)
+    with monkeypatch.context() as plain:
+        plain.setattr(training, "memory_format", lambda *a: torch.contiguous_format)
+        pretrain(short, digits, preset, tmp_path / "plain", progress=False)
+    pd.testing.assert_frame_equal(
+        metrics(tmp_path / "short"), metrics(tmp_path / "plain"), rtol=1e-4, atol=1e-7
+    )
+
+    calls, original = {"n": 0}, torch.optim.SGD.step
+
+    def dying_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt("killed")
+        return original(self, *args, **kwargs)
+
+    with monkeypatch.context() as dying:
+        dying.setattr(torch.optim.SGD, "step", dying_step)
+        with pytest.raises(KeyboardInterrupt):
+            pretrain(run, digits, preset, tmp_path / "killed", progress=False)
+    pretrain(run, digits, preset, tmp_path / "killed", progress=False)
+    same_run(tmp_path / "last", tmp_path / "killed")

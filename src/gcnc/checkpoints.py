@@ -44,8 +44,10 @@ def write_atomic(path: Path, text: str) -> None:
 
 def run_settings(spec: RunSpec, preset: dict[str, Any], prepared: Prepared) -> dict[str, Any]:
     """Everything that determines a run's results (what its checkpoints are bound to)."""
-    training = {k: v for k, v in preset["training"].items() if k not in RESULT_NEUTRAL}
-    training.setdefault("lr_schedule", "constant")
+    # the schedule is the run's own (RunSpec.lr_schedule): the preset's default is not a setting
+    training = {
+        k: v for k, v in preset["training"].items() if k not in (*RESULT_NEUTRAL, "lr_schedule")
+    }
     return {
         "run": spec.to_dict(),
         "training": training,

@@ -1,6 +1,8 @@
-"""Command line: ``gcnc audit <figure or folder> ...`` re-checks provenance sidecars;
-``gcnc readme-claims [--preset quick]`` rewrites README's claims block from that preset's
-claims.md."""
+"""Command line: ``gcnc measure MODEL DATA`` measures GC and neural collapse of a saved network
+(light: torch, and torchvision for torchvision models); the study's commands need its packages
+(``pip install 'gcnc[study]'``): ``gcnc audit <figure or folder> ...`` re-checks provenance
+sidecars, ``gcnc readme-claims [--preset quick]`` rewrites README's claims block from that
+preset's claims.md."""
 
 from __future__ import annotations
 
@@ -8,8 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gcnc.provenance import AuditResult, audit
-from gcnc.readme import update_readme
+from gcnc import __version__
 
 
 def _targets(paths: list[str]) -> list[Path]:
@@ -21,18 +22,34 @@ def _targets(paths: list[str]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gcnc", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"gcnc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    from gcnc.measure_cli import add_parser, run  # torch only
+
+    add_parser(sub)
     aud = sub.add_parser("audit", help="recompute the hashes a figure's sidecar records")
     aud.add_argument("targets", nargs="+", help="figure/table files, sidecars, or folders of them")
     readme = sub.add_parser("readme-claims", help="README's claims table from claims.md")
     readme.add_argument("--preset", default="quick")
     readme.add_argument("--readme", default="README.md")
     args = parser.parse_args(argv)
+    if args.command == "measure":
+        return run(args)
     if args.command == "readme-claims":
+        from gcnc.readme import update_readme
+
         claims = Path("paper_figures") / args.preset / "claims.md"
-        changed = update_readme(args.readme, claims, args.preset)
-        print(f"{args.readme}: claims block {'updated' if changed else 'already current'}")
+        changed, skipped = update_readme(args.readme, claims, args.preset)
+        print(f"{args.readme}: generated blocks {'updated' if changed else 'already current'}")
+        for name in skipped:
+            print(f"{args.readme}: block '{name}' kept: a preset it names has no results here")
         return 0
+    try:
+        from gcnc.provenance import AuditResult, audit  # Snakemake, from the study's packages
+    except ImportError as err:
+        print(f"gcnc audit: needs the study's packages ({err}): pip install 'gcnc[study]'")
+        return 2
+
     results = []
     for target in _targets(args.targets):
         try:
@@ -52,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if unchecked:
         print(f"       recorded but not re-hashable (digests over folders): {', '.join(unchecked)}")
     return 1 if failed or not results else 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

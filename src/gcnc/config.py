@@ -39,14 +39,21 @@ class RunSpec:
     seed: int
     steps: int
     model: dict[str, int] = field(default_factory=dict)
+    lr_schedule: str = "constant"
+
+    @property
+    def model_label(self) -> str:
+        """The model options, e.g. ``+width~16`` (empty for the architecture's defaults)."""
+        return "".join(f"+{k}~{v}" for k, v in sorted(self.model.items()))
 
     @property
     def run_id(self) -> str:
-        """Readable, path-safe id: ``<dataset>-<arch>-<task>_lr~.._bs~.._wd~.._gc~.._seed~..``."""
+        """Readable, path-safe id naming every field: ``<dataset>-<arch><+option~value>-<task>
+        _lr~.._<schedule>_bs~.._wd~.._gc~.._steps~.._seed~..``."""
         return (
-            f"{self.dataset}-{self.arch}-{self.task}"
-            f"_lr~{self.lr:g}_bs~{self.batch_size}_wd~{self.weight_decay:g}"
-            f"_gc~{self.gc_reg:g}_seed~{self.seed}"
+            f"{self.dataset}-{self.arch}{self.model_label}-{self.task}"
+            f"_lr~{self.lr:g}_{self.lr_schedule}_bs~{self.batch_size}_wd~{self.weight_decay:g}"
+            f"_gc~{self.gc_reg:g}_steps~{self.steps}_seed~{self.seed}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,6 +100,7 @@ def _merge(base: Any, override: Any) -> Any:
 
 
 SHRINK_KEYS = ("seeds", "sweep_values", "max_batch_size")
+DERIVATION_KEYS = ("extends", "replace", "shrink")  # how a preset derives; gone once resolved
 
 
 def _shrink(preset: dict[str, Any], shrink: dict[str, int]) -> None:
@@ -116,8 +124,10 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
 
     A preset ``{extends: paper, shrink: {...}, <keys>}`` is the preset ``paper`` with ``<keys>``
     laid over it (mappings merge, other values replace) and then shrunk (:func:`_shrink`), so a
-    derived preset cannot drift from its parent. The result records ``derived_from``; resolving
-    a resolved config changes nothing.
+    derived preset cannot drift from its parent. ``replace: [studies, ...]`` names parent keys
+    that are not merged: the derived preset's own value stands alone, and a listed key it does
+    not set is dropped (e.g. a controlled experiment with its own studies and no fine-tuning).
+    The result records ``derived_from``; resolving a resolved config changes nothing.
     """
     presets = config.get("presets")
     if not isinstance(presets, dict):
@@ -136,8 +146,15 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
                 f"config key 'presets/{name}/extends': '{parent}' is itself derived; "
                 "extend the preset it derives from"
             )
-        own = {k: v for k, v in pre.items() if k not in ("extends", "shrink")}
-        merged = _merge(presets[parent], own)
+        replace = pre.get("replace", [])
+        if not isinstance(replace, list) or not all(isinstance(k, str) for k in replace):
+            raise ConfigError(
+                f"config key 'presets/{name}/replace': expected a list of the parent's keys, "
+                f"got {replace!r}"
+            )
+        own = {k: v for k, v in pre.items() if k not in DERIVATION_KEYS}
+        kept = {k: v for k, v in presets[parent].items() if k not in replace}
+        merged = _merge(kept, own)
         shrink = pre.get("shrink", {})
         if not isinstance(shrink, dict) or any(
             k not in SHRINK_KEYS or not isinstance(v, int) or isinstance(v, bool) or v < 1
@@ -236,6 +253,13 @@ def validate_config(config: dict[str, Any]) -> None:
         expand_runs(config, pname)  # raises on conflicting run definitions
 
 
+def study_schedule(preset: dict[str, Any], study: str) -> str:
+    """The learning-rate schedule of a study's runs: the study's ``lr_schedule``, else the
+    preset's ``training.lr_schedule``, else ``constant``."""
+    default = preset["training"].get("lr_schedule", "constant")
+    return preset["studies"][study].get("lr_schedule", default)
+
+
 def study_runs(config: dict[str, Any], preset: str, study: str) -> list[RunSpec]:
     """Runs of one study: its base point, plus the base with one knob changed per sweep value."""
     pre = config["presets"][preset]
@@ -258,6 +282,7 @@ def study_runs(config: dict[str, Any], preset: str, study: str) -> list[RunSpec]
             seed=seed,
             steps=int(s.get("steps", pre["training"]["steps"])),
             model=dict(s.get("model", {})),
+            lr_schedule=study_schedule(pre, study),
         )
         for seed in s["seeds"]
         for p in points

@@ -24,7 +24,7 @@ from torch import nn
 
 from gcnc.config import RunSpec
 from gcnc.data.prepared import Prepared
-from gcnc.metrics.collapse import geometric_collapse, neural_collapse
+from gcnc.metrics.collapse import geometric_collapse, neural_collapse, pairwise_sq_distances
 from gcnc.metrics.gc import gc_terms
 from gcnc.metrics.snapshot import embed_and_logits, model_device
 from gcnc.training import eval_subset, gc_estimator
@@ -77,11 +77,13 @@ def load_episodes(path: str | Path) -> dict[str, np.ndarray]:
 def ncm_episodes(support: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
     """Accuracy per episode of the nearest-class-mean classifier.
 
-    ``support``: (E, N, K, p) features; ``query``: (E, N, Q, p). Returns (E,) accuracies.
+    ``support``: (E, N, K, p) features; ``query``: (E, N, Q, p). Returns (E,) accuracies. Means
+    and squared distances in float64, from the differences (:func:`pairwise_sq_distances`: no
+    Gram-matrix cancellation between features far from the origin relative to their spread).
     """
-    means = support.mean(2)  # E x N x p
+    means = support.double().mean(2)  # E x N x p
     e, n, q, p = query.shape
-    d = torch.cdist(query.reshape(e, n * q, p), means)  # E x NQ x N
+    d = pairwise_sq_distances(query.reshape(e, n * q, p), means)  # E x NQ x N
     truth = torch.arange(n, device=query.device).repeat_interleave(q)
     return (d.argmin(2) == truth).double().mean(1)
 

@@ -58,31 +58,36 @@ def _cnn(shape: tuple[int, ...], width: int, embed_dim: int) -> nn.Module:
     )
 
 
-def _vgg_layers(cfg: list[int | str], in_channels: int) -> tuple[nn.Module, int]:
-    """VGG body: 3x3 convolution + BatchNorm + ReLU per number, 2x2 max-pool per "M", then global
-    average pooling; the embedding dimension is the last block's channel count."""
+def _vgg_layers(
+    cfg: list[int | str], in_channels: int, batchnorm: bool = True
+) -> tuple[nn.Module, int]:
+    """VGG body: 3x3 convolution + BatchNorm (unless ``batchnorm`` is false, as in Simonyan &
+    Zisserman's original) + ReLU per number, 2x2 max-pool per "M", then global average pooling;
+    the embedding dimension is the last block's channel count."""
     layers: list[nn.Module] = []
     channels = in_channels
     for v in cfg:
         if v == "M":
             layers.append(nn.MaxPool2d(2, ceil_mode=True))
         else:
-            layers += [nn.Conv2d(channels, int(v), 3, padding=1), nn.BatchNorm2d(int(v)), nn.ReLU()]
+            norm = [nn.BatchNorm2d(int(v))] if batchnorm else []
+            layers += [nn.Conv2d(channels, int(v), 3, padding=1), *norm, nn.ReLU()]
             channels = int(v)
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     return nn.Sequential(*layers), channels
 
 
-def _vgg(arch: str, in_channels: int) -> tuple[nn.Module, int]:
+def _vgg(arch: str, in_channels: int, batchnorm: bool) -> tuple[nn.Module, int]:
     from torchvision.models.vgg import cfgs as vgg_cfgs  # on demand: torchvision costs ~1.5 s
 
-    return _vgg_layers(vgg_cfgs[VGG_CFG[arch]], in_channels)
+    return _vgg_layers(vgg_cfgs[VGG_CFG[arch]], in_channels, batchnorm)
 
 
-def _vgg_small(in_channels: int, width: int) -> tuple[nn.Module, int]:
-    """The VGG family shrunk for CPUs: four conv-BN-ReLU blocks of width w, 2w, 4w, 4w with three
-    max-pools (28x28 -> 4x4), embedding dimension 4w."""
-    return _vgg_layers([width, "M", 2 * width, "M", 4 * width, "M", 4 * width], in_channels)
+def _vgg_small(in_channels: int, width: int, batchnorm: bool) -> tuple[nn.Module, int]:
+    """The VGG family shrunk for CPUs: four conv(-BN)-ReLU blocks of width w, 2w, 4w, 4w with
+    three max-pools (28x28 -> 4x4), embedding dimension 4w."""
+    cfg: list[int | str] = [width, "M", 2 * width, "M", 4 * width, "M", 4 * width]
+    return _vgg_layers(cfg, in_channels, batchnorm)
 
 
 def _resnet(arch: str, in_channels: int) -> tuple[nn.Module, int]:
@@ -110,15 +115,20 @@ def build_model(
     n_classes: int,
     embed_dim: int | None = None,
     width: int | None = None,
+    batchnorm: bool | None = None,
 ) -> EmbedClassifier:
     """Build ``arch`` for inputs of ``input_shape`` (without batch axis) and ``n_classes`` outputs.
 
     ``embed_dim`` and ``width`` size the small CPU models (``mlp``: 128 hidden, 64-d embedding;
     ``cnn``: 16 channels, 128-d embedding; ``vgg_small``: width 8, 32-d embedding); the large
-    models have their standard widths.
+    models have their standard widths. ``batchnorm`` (VGG family only; default true): false
+    builds the convolutions without BatchNorm.
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture '{arch}'; choose one of {ARCHS}")
+    if batchnorm is not None and not arch.startswith("vgg"):
+        raise ValueError(f"'{arch}': the batchnorm option applies to the VGG family only")
+    bn = True if batchnorm is None else bool(batchnorm)
     if arch == "mlp":
         p = embed_dim or 64
         return EmbedClassifier(_mlp(input_shape, width or 128, p), p, n_classes)
@@ -130,11 +140,14 @@ def build_model(
     if arch == "vgg_small":
         if embed_dim:
             raise ValueError("'vgg_small' has embedding dimension 4 * width; set width only")
-        body, p = _vgg_small(input_shape[0], width or 8)
+        body, p = _vgg_small(input_shape[0], width or 8, bn)
         return EmbedClassifier(body, p, n_classes)
     if embed_dim or width:
         raise ValueError(f"'{arch}' has a fixed width; embed_dim/width apply to mlp and cnn only")
-    body, p = (_vgg if arch.startswith("vgg") else _resnet)(arch, input_shape[0])
+    if arch.startswith("vgg"):
+        body, p = _vgg(arch, input_shape[0], bn)
+    else:
+        body, p = _resnet(arch, input_shape[0])
     return EmbedClassifier(body, p, n_classes)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from gcnc.config import KNOBS, study_runs
+from gcnc.config import KNOBS, RunSpec, study_runs
 
 PLAN_COLUMNS = [
     "run_id",
@@ -25,14 +25,29 @@ PLAN_COLUMNS = [
     "dataset",
     "arch",
     "task",
+    "lr_schedule",
+    "steps",
+    "model",
     "group",
 ]
 
 
-def study_group(dataset: str, arch: str, task: str) -> str:
-    """The comparison group of a run: runs of the same dataset, architecture and task (all
-    classes or the source classes) are comparable; statistics never pool across groups."""
-    return f"{dataset} x {arch}" + (" (source classes)" if task == "source" else "")
+def model_options(spec: RunSpec) -> str:
+    """A run's model options as people write them (``batchnorm=False, width=16``; empty for the
+    architecture's defaults)."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(spec.model.items()))
+
+
+def study_group(spec: RunSpec) -> str:
+    """The comparison group of a run: runs that differ in nothing but the knobs and the seed
+    (same dataset, architecture and model options, task, learning-rate schedule and steps) are
+    comparable; statistics never pool across groups."""
+    options = model_options(spec)
+    classes = "source classes, " if spec.task == "source" else ""
+    return (
+        f"{spec.dataset} x {spec.arch}{f'[{options}]' if options else ''} "
+        f"({classes}{spec.lr_schedule} LR, {spec.steps} steps)"
+    )
 
 
 def run_plan(config: dict[str, Any], preset: str) -> pd.DataFrame:
@@ -56,10 +71,20 @@ def run_plan(config: dict[str, Any], preset: str) -> pd.DataFrame:
                         "dataset": spec.dataset,
                         "arch": spec.arch,
                         "task": spec.task,
-                        "group": study_group(spec.dataset, spec.arch, spec.task),
+                        "lr_schedule": spec.lr_schedule,
+                        "steps": spec.steps,
+                        "model": model_options(spec),
+                        "group": study_group(spec),
                     }
                 )
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+def with_group(frame: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (rows with a ``run_id``) with each run's comparison group from the plan; rows
+    of runs the plan does not know are dropped."""
+    groups = plan[["run_id", "group"]].drop_duplicates("run_id")
+    return frame.drop(columns="group", errors="ignore").merge(groups, on="run_id")
 
 
 def sweep_runs(plan: pd.DataFrame, knob: str) -> pd.DataFrame:

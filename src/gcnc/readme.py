@@ -1,11 +1,15 @@
-"""README's claims section, generated from a preset's claims.md (never copied by hand).
+"""README's generated tables (never copied by hand).
 
-README.md holds the block between ``<!-- claims:<preset> -->`` and ``<!-- /claims:<preset> -->``;
-:func:`splice_claims` replaces it with the table of ``paper_figures/<preset>/claims.md``.
+- ``<!-- claims:<preset> -->`` ... ``<!-- /claims:<preset> -->``: the table of
+  ``paper_figures/<preset>/claims.md`` (:func:`splice_claims`);
+- ``<!-- central:<preset>+<preset>... -->`` ... ``<!-- /central:... -->``: the central claims
+  side by side (:mod:`gcnc.claims.central`), refreshed whenever every preset it names has its
+  claims.csv and plan.csv.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -17,23 +21,55 @@ def claims_table_lines(claims_md: str) -> list[str]:
     return rows
 
 
-def splice_claims(readme: str, claims_md: str, preset: str, source: str) -> str:
-    """``readme`` with its claims block for ``preset`` replaced by the table of ``claims_md``."""
-    start, end = f"<!-- claims:{preset} -->", f"<!-- /claims:{preset} -->"
+def splice(readme: str, name: str, table_lines: list[str], source: str) -> str:
+    """``readme`` with its block ``<!-- name -->`` ... ``<!-- /name -->`` replaced by a note
+    naming ``source`` and the Markdown ``table_lines``."""
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
     if readme.count(start) != 1 or readme.count(end) != 1:
         raise ValueError(f"README needs exactly one '{start}' ... '{end}' block")
     head, rest = readme.split(start)
     _, tail = rest.split(end)
     block = [start, f"<!-- generated from {source} by `make readme`; do not edit -->", ""]
-    block += claims_table_lines(claims_md) + ["", end]
-    return head + "\n".join(block) + tail
+    return head + "\n".join(block + table_lines + ["", end]) + tail
 
 
-def update_readme(readme_path: str | Path, claims_path: str | Path, preset: str) -> bool:
-    """Rewrite README's claims block from claims.md; returns whether README changed."""
+def splice_claims(readme: str, claims_md: str, preset: str, source: str) -> str:
+    """``readme`` with its claims block for ``preset`` replaced by the table of ``claims_md``."""
+    return splice(readme, f"claims:{preset}", claims_table_lines(claims_md), source)
+
+
+def central_blocks(readme: str) -> list[list[str]]:
+    """The preset lists of README's central-claims blocks, in order."""
+    return [m.split("+") for m in re.findall(r"<!-- central:([\w+]+) -->", readme)]
+
+
+def splice_central(readme: str, root: Path) -> tuple[str, list[str]]:
+    """``readme`` with every central block whose presets all have results refreshed; and the
+    blocks left as they were (a preset not run here)."""
+    from gcnc.claims.central import central_columns, central_table
+
+    skipped = []
+    for presets in central_blocks(readme):
+        name = f"central:{'+'.join(presets)}"
+        if not all((root / "paper_figures" / p / "claims.csv").exists() for p in presets):
+            skipped.append(name)
+            continue
+        table = central_table(central_columns(presets, root)).splitlines()
+        sources = ", ".join(f"paper_figures/{p}/claims.csv" for p in presets)
+        readme = splice(readme, name, table, sources)
+    return readme, skipped
+
+
+def update_readme(
+    readme_path: str | Path, claims_path: str | Path, preset: str
+) -> tuple[bool, list[str]]:
+    """Rewrite README's claims block from claims.md and its central blocks from the presets'
+    results (in the checkout that holds README); returns whether README changed and the central
+    blocks left alone for lack of results."""
     readme_path, claims_path = Path(readme_path), Path(claims_path)
     old = readme_path.read_text()
     new = splice_claims(old, claims_path.read_text(), preset, str(claims_path))
+    new, skipped = splice_central(new, readme_path.resolve().parent)
     if new != old:
         readme_path.write_text(new)
-    return new != old
+    return new != old, skipped

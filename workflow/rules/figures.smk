@@ -6,11 +6,13 @@ from gcnc.report_html import sidecar_labels
 FIGURES = figure_plan(config, PRESET, PLAN)
 TABLES = table_plan(config, PRESET)
 TABLE_INPUTS = {
+    "table_terminal_phase": [f"{RES}/metrics.csv", f"{RES}/plan.csv"],
     "table_poincare": [f"{RES}/poincare.csv"],
     "table_bounds": [f"{RES}/bounds.csv"],
 }
 SECTION_INPUTS = {
     "sweep": [f"{RES}/metrics.csv", f"{RES}/runs.csv"],
+    "controls": [f"{RES}/metrics.csv", f"{RES}/runs.csv"],
     "learning_curves": [f"{RES}/metrics.csv", f"{RES}/runs.csv"],
     "gc_sampling": [f"{RES}/gc_sampling.csv"],
     "bound": [f"{RES}/bounds.csv"],

@@ -19,7 +19,7 @@ import pandas as pd
 
 from gcnc.claims.stats import Columns, spearman
 from gcnc.claims.table import Claims
-from gcnc.plan import study_group
+from gcnc.plan import with_group
 
 TRAINED = ("linear_probe", "layer_ft", "scl_ft", "full_ft")
 LAYER_TOLERANCE = 0.01  # "SCL at or above layer FT": mean best-unit gap >= -1 point
@@ -57,12 +57,14 @@ def _mean(col: str):
     return lambda d: float(np.mean(d[col]))
 
 
-def finetune_claims(c: Claims, finetune: pd.DataFrame, ok: set[str] | None = None) -> None:
+def finetune_claims(
+    c: Claims, finetune: pd.DataFrame, plan: pd.DataFrame, ok: set[str] | None = None
+) -> None:
     """Every row above, within each study (dataset x arch x task), from finetune.csv; only runs
     whose status is ok (and in ``ok`` when given)."""
     ft = finetune[finetune.status == "ok"]
     ft = ft[ft.run_id.isin(ok)] if ok is not None else ft
-    ft = ft.assign(group=[study_group(*v) for v in zip(ft.dataset, ft.arch, ft.task, strict=True)])
+    ft = with_group(ft, plan)
     best = ft[ft["best"].astype(bool) & ft["mode"].isin(TRAINED)]
     lp = best[best["mode"] == "linear_probe"]
     c.signed(

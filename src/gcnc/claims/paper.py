@@ -19,7 +19,7 @@ from gcnc.claims.finetune import finetune_claims
 from gcnc.claims.stats import spearman
 from gcnc.claims.table import Claims
 from gcnc.metrics.gc import JVP_COST
-from gcnc.plan import study_group, sweep_runs
+from gcnc.plan import sweep_runs, with_group
 
 # sign of Spearman(knob, GC) the paper predicts, and how its claims name the knob
 KNOB_SIGN = {"lr": -1, "batch_size": +1, "weight_decay": -1, "gc_reg": -1}
@@ -37,19 +37,14 @@ ACCURATE = 0.05  # "accurate" sampled GC: RMS relative error within 5% of exact 
 ORDERED_SHARE = 0.8  # "keeps its order along training": at 80% of the logged steps or more
 
 
-def _grouped(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(
-        group=[study_group(*v) for v in zip(frame.dataset, frame.arch, frame.task, strict=True)]
-    )
-
-
-def final_rows(metrics: pd.DataFrame, ok: set[str]) -> pd.DataFrame:
-    """Each ok run's last logged training-set row, with its final test accuracy."""
+def final_rows(metrics: pd.DataFrame, plan: pd.DataFrame, ok: set[str]) -> pd.DataFrame:
+    """Each ok run's last logged training-set row (NC on training embeddings, as the paper
+    measures it), with its final test accuracy and its comparison group."""
     m = metrics[metrics.run_id.isin(ok)]
     last = m[m.step == m.groupby("run_id").step.transform("max")]
     train = last[last.split == "train"]
     test = last[last.split == "test"][["run_id", "accuracy"]]
-    return _grouped(train.merge(test.rename(columns={"accuracy": "test_accuracy"}), "left"))
+    return with_group(train.merge(test.rename(columns={"accuracy": "test_accuracy"}), "left"), plan)
 
 
 def _trends(train: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -91,7 +86,7 @@ def _share_ordered(knob: str, steps: list[str], sign: int):
 
 def pretraining_claims(c: Claims, metrics: pd.DataFrame, plan: pd.DataFrame, ok: set[str]):
     """Sec. 4: knobs -> GC and NC, GC -> GCol -> NC, GC -> accuracy, trends along training."""
-    final = final_rows(metrics, ok)
+    final = final_rows(metrics, plan, ok)
     for knob, text in KNOB_TEXT.items():
         runs = final.merge(sweep_runs(plan, knob)[["run_id"]], on="run_id")
         c.signed(f"{text} lowers embedding GC", runs, knob, "gc", KNOB_SIGN[knob])
@@ -109,7 +104,7 @@ def pretraining_claims(c: Claims, metrics: pd.DataFrame, plan: pd.DataFrame, ok:
     )
     c.signed("lower GC gives lower NC", final, "gc", "nc", +1)
     c.signed("lower GC goes with higher test accuracy", final, "gc", "test_accuracy", -1)
-    train = _grouped(metrics[metrics.run_id.isin(ok) & (metrics.split == "train")])
+    train = with_group(metrics[metrics.run_id.isin(ok) & (metrics.split == "train")], plan)
     c.signed(
         "NC falls along training (neural collapse)",
         _trends(train, "nc"),
@@ -140,9 +135,9 @@ def pretraining_claims(c: Claims, metrics: pd.DataFrame, plan: pd.DataFrame, ok:
     )
 
 
-def bound_claims(c: Claims, bounds: pd.DataFrame, runs: pd.DataFrame) -> None:
+def bound_claims(c: Claims, bounds: pd.DataFrame, plan: pd.DataFrame) -> None:
     """Prop. 4.1 with the data-estimated c; Prop. 4.3 non-vacuous and tracking the test error."""
-    bounds = _grouped(bounds.merge(runs[["run_id", "arch"]], on="run_id"))
+    bounds = with_group(bounds, plan)
     p41 = bounds[(bounds.bound == "prop4.1") & (bounds.c_method == DATA_C)]
     c.threshold(
         "Prop. 4.1 holds with the basis-restricted Ritz c (share of checkpoints)",
@@ -169,7 +164,7 @@ def transfer_claims(c: Claims, fewshot: pd.DataFrame, plan: pd.DataFrame, ok: se
     fs = fewshot[(fewshot.status == "ok") & fewshot.run_id.isin(ok)]
     if fs.empty:
         return
-    fs = _grouped(fs)
+    fs = with_group(fs, plan)
     shot = 5 if 5 in set(fs["shot"]) else int(fs["shot"].max())
     acc = fs[(fs["shot"] == shot) & (fs.classifier == sorted(fs.classifier)[0])]
     acc = acc.drop_duplicates("run_id")
@@ -239,10 +234,10 @@ def claims_table(inputs: dict[str, str], cfg: dict[str, Any], gc_sampling_run: s
     ok = set(runs.loc[runs.status == "ok", "run_id"])
     c = Claims(cfg["bootstrap"], cfg["seed"])
     pretraining_claims(c, pd.read_csv(inputs["metrics"]), plan, ok)
-    bound_claims(c, pd.read_csv(inputs["bounds"]), runs)
+    bound_claims(c, pd.read_csv(inputs["bounds"]), plan)
     transfer_claims(c, pd.read_csv(inputs["fewshot"]), plan, ok)
     group = plan.loc[plan.run_id == gc_sampling_run, "group"]
     sampling_claims(c, pd.read_csv(inputs["gc_sampling"]), group.iloc[0] if len(group) else "-")
     if "finetune" in inputs:  # Li et al.'s fine-tuning study (gcnc.claims.finetune)
-        finetune_claims(c, pd.read_csv(inputs["finetune"]), ok)
+        finetune_claims(c, pd.read_csv(inputs["finetune"]), plan, ok)
     return c.table()

@@ -102,7 +102,7 @@ def _short(study: str) -> str:
     """A study's name for the console: ``dataset/arch``, ``pooled`` or ``all studies``."""
     if study.startswith(("pooled", "all:")):
         return "pooled" if study.startswith("pooled") else "all studies"
-    return study.replace(" (source classes)", " (source)").replace(" x ", "/")
+    return study.replace("source classes", "source").replace(" x ", "/")
 
 
 def console_summary(claims_csv: str, figures_dir: str, preset: str) -> str:

@@ -22,6 +22,13 @@ from gcnc.claims.stats import (
 )
 
 NAN3 = (float("nan"),) * 3
+
+
+def finite_rows(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``columns`` are all finite numbers: a rank statistic has no
+    place for a NaN (:func:`gcnc.claims.stats.average_ranks` refuses one)."""
+    values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    return frame[np.isfinite(values).all(axis=1)]
 COLUMNS = [
     "claim",
     "study",
@@ -67,7 +74,10 @@ class Claims:
             return self._missing(claim, predicted, f"no runs bear on it ({x}, {y})")
         label = f"Spearman({x}, {y})" if stat is None else f"mean per-run {y}"
         usable = []
-        for group, g in frame.groupby("group", sort=True):
+        for group, everything in frame.groupby("group", sort=True):
+            g = finite_rows(everything, [y] if stat is not None else [x, y])
+            left_out = len(everything) - len(g)
+            note = f"; {left_out} non-finite left out" if left_out else ""
             enough = len(g) >= MIN_RUNS and (stat is not None or g[x].nunique() >= MIN_LEVELS)
             value, lo, hi = (
                 bootstrap_ci(g, stat or spearman(x, y), self.n_boot, self.seed) if enough else NAN3
@@ -79,7 +89,7 @@ class Claims:
                 g,
                 predicted=predicted,
                 direction=direction(value, sign),
-                statistic=label if enough else f"{label}: too few runs or values",
+                statistic=(label if enough else f"{label}: too few runs or values") + note,
                 value=value,
                 ci_low=lo,
                 ci_high=hi,

@@ -6,10 +6,11 @@ what its bands mean. One module per figure family:
 
 - :mod:`gcnc.figures.plan`: which figures a preset draws (:func:`figure_plan`, :func:`table_plan`)
 - :mod:`gcnc.figures.sweeps`: Fig. 1, App. A.5 (other settings, learning curves), App. A.5.6
+- :mod:`gcnc.figures.controls`: Fig. 1's sweeps at the end of training per training protocol
 - :mod:`gcnc.figures.sampling`: Fig. 2 (GC under sampling, and its cost)
 - :mod:`gcnc.figures.bound`: Fig. 3 (Prop. 4.3 bound vs nearest-class-mean error)
 - :mod:`gcnc.figures.transfer`: Fig. 4 and App. A.5.5 (transfer)
-- :mod:`gcnc.figures.tables`: the Poincare-constant and bound tables
+- :mod:`gcnc.figures.tables`: the Poincare-constant, bound and terminal-phase tables
 - :mod:`gcnc.figures.common`: colours by regularisation strength, subtitles, axes, saving
 """
 

@@ -9,6 +9,7 @@ import seaborn as sns
 
 from gcnc.figures.bound import render_bound
 from gcnc.figures.common import RC
+from gcnc.figures.controls import render_controls
 from gcnc.figures.finetune import render_finetune
 from gcnc.figures.sampling import render_gc_sampling
 from gcnc.figures.sweeps import render_learning_curves, render_sweep
@@ -17,6 +18,7 @@ from gcnc.figures.transfer import render_transfer
 Renderer = Callable[[dict[str, Any], list[str], str, str, str], None]
 RENDERERS: dict[str, Renderer] = {
     "sweep": render_sweep,
+    "controls": render_controls,
     "learning_curves": render_learning_curves,
     "gc_sampling": render_gc_sampling,
     "bound": render_bound,

@@ -1,6 +1,9 @@
 """What to draw: the paper's figures and tables mapped onto a preset's studies.
 
 - fig1_gc_collapse_nc: Fig. 1, LR/BS/L2 rows x GC, GCol, NC columns (metrics.csv)
+- fig1_controls: Fig. 1's sweeps at the end of training under each training protocol (LR
+  schedule, steps, model options), where the preset's studies on Fig. 1's dataset and
+  architecture train in more than one way (metrics.csv)
 - fig2_gc_sampling: Fig. 2, GC under example/Jacobian/feature sampling (gc_sampling.csv)
 - fig3_bound: Fig. 3, Prop. 4.3 bound vs nearest-class-mean test error (bounds.csv)
 - fig4_transfer: Fig. 4, source GC, target NC, few-shot accuracy (fewshot.csv)
@@ -22,6 +25,7 @@ from gcnc.plan import run_plan
 
 SECTIONS = {  # report grouping: the paper section each kind of figure belongs to
     "sweep": "Sec. 4 - GC controls neural collapse",
+    "controls": "Sec. 4 - GC controls neural collapse",
     "learning_curves": "Sec. 4 - GC controls neural collapse",
     "gc_sampling": "Sec. 4 - estimating GC (Prop. 4.2)",
     "bound": "Sec. 4 - generalisation bound (Prop. 4.3)",
@@ -44,6 +48,56 @@ def _study(config: dict, preset: str, name: str, runs_plan: pd.DataFrame) -> dic
         "sweep": rows[["run_id", "knob"]].to_dict("records"),
         "dataset": s["dataset"],
         "arch": s["arch"],
+    }
+
+
+def protocol_label(spec: dict[str, Any], reference: dict[str, Any]) -> str:
+    """How a run was trained, as a legend names it: its LR schedule, plus its steps and model
+    options where they differ from ``reference`` (a run of Fig. 1)."""
+    parts = [f"{spec['lr_schedule']} LR"]
+    if spec["steps"] != reference["steps"]:
+        parts.append(f"{spec['steps']} steps")
+    parts += [
+        f"{k}={v}"
+        for k, v in sorted(spec["model"].items())
+        if reference["model"].get(k, "default") != v
+    ]
+    return ", ".join(parts)
+
+
+def _controls(config: dict, preset: str, runs_plan: pd.DataFrame) -> dict | None:
+    """The controlled experiments on Fig. 1's sweeps: every study with a sweep on Fig. 1's
+    dataset, architecture and task, when they differ in how they train (LR schedule, steps,
+    model options); else None."""
+    pre = config["presets"][preset]
+    fig1 = pre["studies"]["fig1"]
+    reference = study_runs(config, preset, "fig1")[0].to_dict()
+    same = [
+        name
+        for name, s in pre["studies"].items()
+        if s.get("sweep")
+        and (s["dataset"], s["arch"], s.get("task", "full"))
+        == (fig1["dataset"], fig1["arch"], fig1.get("task", "full"))
+    ]
+    runs = {
+        r.run_id: r.to_dict() | {"run_id": r.run_id}
+        for n in same
+        for r in study_runs(config, preset, n)
+    }
+    labels = {run_id: protocol_label(spec, reference) for run_id, spec in runs.items()}
+    protocols = list(dict.fromkeys(labels.values()))
+    if len(protocols) < 2:
+        return None
+    rows = runs_plan[runs_plan.study.isin(same) & runs_plan.knob.notna()]
+    rows = rows.drop_duplicates(["run_id", "knob"]).assign(protocol=rows.run_id.map(labels))
+    return {
+        "studies": same,
+        "protocols": protocols,
+        "knobs": [k for k in KNOBS if k in set(rows.knob)],
+        "sweep": rows[["run_id", "knob", "protocol"]].to_dict("records"),
+        "runs": list(runs.values()),
+        "dataset": fig1["dataset"],
+        "arch": fig1["arch"],
     }
 
 
@@ -71,6 +125,19 @@ def figure_plan(
         "Embedding GC, geometric collapse and NC on the training set along training; rows vary "
         "one hyper-parameter (lower GC expected with larger LR, smaller batch, larger L2).",
     )
+    controls = _controls(config, preset, runs_plan)
+    if controls is not None:
+        add(
+            "fig1_controls",
+            "controls",
+            None,
+            "Fig. 1 (controlled experiments)",
+            "The end of Fig. 1's sweeps under each training protocol (learning-rate schedule, "
+            "steps, model options): embedding GC, NC and geometric collapse on training "
+            "embeddings and training accuracy at the last step against each knob, stronger "
+            "regularisation to the right.",
+        )
+        plan["fig1_controls"].update(controls)
     add(
         "figA5_learning_curves",
         "learning_curves",
@@ -157,8 +224,18 @@ def _arch_on_dataset(studies: dict[str, Any], name: str) -> str:
 
 
 def table_plan(config: dict, preset: str) -> dict[str, dict[str, Any]]:
-    """Table name -> caption: the Poincare-constant and bound tables."""
+    """Table name -> caption: the Poincare-constant, bound and terminal-phase tables."""
     return {
+        "table_terminal_phase": {
+            "name": "table_terminal_phase",
+            "caption": "End of pretraining, per setting, mean over its seeds "
+            "(gcnc.terminal.terminal_summary): the learning rate of the last SGD step, "
+            "training-set accuracy and loss, NC, GC, geometric collapse and the inverse "
+            "class-mean distances (sum over class pairs of 1/d^2) on training embeddings at the "
+            "last logged step, nc_last_ratio = NC at the last log / NC at the log before (1: NC "
+            "has stopped falling), test accuracy; terminal_runs: runs at training accuracy "
+            ">= 0.99.",
+        },
         "table_poincare": {
             "name": "table_poincare",
             "caption": "Poincare-constant estimates (per class, max over classes, mixture) with "

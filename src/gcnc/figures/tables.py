@@ -1,5 +1,5 @@
-"""The paper's tables (Poincare constants, Sec. 4.1; bounds of Props. 4.1, 4.3, 5.1) as CSV and
-Markdown."""
+"""The paper's tables (Poincare constants, Sec. 4.1; bounds of Props. 4.1, 4.3, 5.1) and the
+terminal-phase diagnostics of every run (:mod:`gcnc.terminal`) as CSV and Markdown."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gcnc.claims.report import md_cell
+from gcnc.terminal import terminal_summary
 
 
 def _markdown(table: pd.DataFrame) -> str:
@@ -27,7 +28,9 @@ def _markdown(table: pd.DataFrame) -> str:
 def render_table(plan: dict[str, Any], inputs: list[str], csv: str, md: str) -> None:
     """Write a paper table as CSV and Markdown."""
     data = pd.read_csv(inputs[0])
-    if plan["name"] == "table_poincare":
+    if plan["name"] == "table_terminal_phase":  # inputs: metrics.csv, plan.csv
+        table = terminal_summary(data, pd.read_csv(inputs[1]))
+    elif plan["name"] == "table_poincare":
         table = data
     else:
         data["rhs_over_lhs"] = (data.rhs / data.lhs).replace([np.inf, -np.inf], np.nan)

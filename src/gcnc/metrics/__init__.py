@@ -3,10 +3,13 @@
 Public API: :func:`embedding_gc`, :func:`per_example_gc`, :func:`per_feature_gc`,
 :func:`gc_penalty`, :func:`cdnv`, :func:`neural_collapse`, :func:`geometric_collapse`, :func:`nc1`,
 :func:`nc2`, :func:`nc3`, :func:`nc4`, :func:`numerical_rank`, :func:`stable_rank`,
-:func:`ncm_accuracy`, :func:`path_slope`.
+:func:`ncm_accuracy`, :func:`ncm_predict`, :func:`pairwise_sq_distances`, :func:`path_slope`, and
+:class:`ClassAccumulator` (class statistics merged batch by batch). Every function checks its
+inputs (:mod:`gcnc.metrics.inputs`); only torch is imported.
 """
 
 from gcnc.metrics.collapse import (
+    NC2,
     ClassStats,
     cdnv,
     class_stats,
@@ -20,12 +23,16 @@ from gcnc.metrics.collapse import (
     ncm_predict,
     neural_collapse,
     numerical_rank,
+    pairwise_sq_distances,
     stable_rank,
 )
 from gcnc.metrics.gc import embedding_gc, gc_penalty, per_example_gc, per_feature_gc
 from gcnc.metrics.slope import path_slope
+from gcnc.metrics.streaming import ClassAccumulator
 
 __all__ = [
+    "NC2",
+    "ClassAccumulator",
     "ClassStats",
     "cdnv",
     "class_stats",
@@ -41,6 +48,7 @@ __all__ = [
     "ncm_predict",
     "neural_collapse",
     "numerical_rank",
+    "pairwise_sq_distances",
     "path_slope",
     "per_example_gc",
     "per_feature_gc",

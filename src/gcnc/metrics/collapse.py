@@ -13,25 +13,56 @@ Class statistics are accumulated class by class in one pass over the features (f
 N x N matrix is formed. Every tensor made here lives on the device of the features, so the metrics
 run where the model does (a GPU during pretraining).
 
-Squared distances between class means are computed from the differences mu_i - mu_j in float64,
-never from a Gram matrix (||a||^2 + ||b||^2 - 2 a.b, what ``torch.cdist`` does above 25 rows),
-which cancels to 0 when the means are far from the origin relative to their spread.
+Squared distances (between class means, and from features to class means for the NCM classifier)
+are computed from the differences a - b in float64 (:func:`pairwise_sq_distances`), never from a
+Gram matrix (||a||^2 + ||b||^2 - 2 a.b, what ``torch.cdist`` does above 25 rows), which cancels to
+0 when the points are far from the origin relative to their spread.
+
+Inputs are checked (:mod:`gcnc.metrics.inputs`): features 2-D, floating and finite; labels 1-D
+integer class indices 0..k-1, one per row; NumPy arrays are converted. Errors name the argument.
 
 Degenerate geometry is kept, not hidden: when two class means coincide, NC, the CDNV and
 geometric collapse are ``inf`` (``nan`` for 0/0); when a centred class mean is zero its angle is
 undefined and NC2 equiangularity is ``nan`` (equinorm stays defined unless every centred mean is
 zero, NC3 is ``nan`` then). :func:`metric_status` names such cases (``coincident_means``,
 ``zero_centred_mean``, ``non_finite_features``; ``ok`` otherwise) and is logged with every
-snapshot, so no table carries a silent inf or nan.
+snapshot, so no table carries a silent inf or nan. NaN or infinite features themselves are
+refused with an error naming them; ``non_finite_features`` flags statistics that overflow.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 
-DISTANCE_CHUNK = 1 << 24  # elements of the (rows x k x p) difference block formed at once
+from gcnc.metrics.inputs import (
+    as_tensor,
+    check_features,
+    check_finite,
+    check_finite_number,
+    check_labels,
+    check_positive_int,
+)
+
+DISTANCE_CHUNK = 1 << 24  # elements of the (rows x m x p) difference block formed at once
+
+
+def pairwise_sq_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """||a_i - b_j||^2 for the rows of ``a`` (..., n, p) and ``b`` (..., m, p), shape (..., n, m),
+    summed from the differences in float64 (no Gram-matrix cancellation), in blocks of rows of
+    at most DISTANCE_CHUNK elements. Leading (batch) dimensions broadcast."""
+    a, b = a.detach().double(), b.detach().double()
+    n, m, p = a.shape[-2], b.shape[-2], a.shape[-1]
+    batch = math.prod(torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    rows = max(1, DISTANCE_CHUNK // max(1, batch * m * p))
+    blocks = [
+        (a[..., i : i + rows, None, :] - b[..., None, :, :]).pow(2).sum(-1)
+        for i in range(0, n, rows)
+    ]
+    return torch.cat(blocks, dim=-2)
 
 
 @dataclass
@@ -52,32 +83,32 @@ class ClassStats:
         return self.means.mean(0)
 
     def sq_distances(self) -> torch.Tensor:
-        """k x k matrix of ||mu_i - mu_j||^2, summed from the differences in float64 (in row
-        blocks of at most DISTANCE_CHUNK elements); the diagonal is exactly 0."""
-        m = self.means.double()
-        k, p = m.shape
-        rows = max(1, DISTANCE_CHUNK // max(1, k * p))
-        blocks = [(m[i : i + rows, None, :] - m[None]).pow(2).sum(-1) for i in range(0, k, rows)]
-        return torch.cat(blocks)
+        """k x k matrix of ||mu_i - mu_j||^2 (:func:`pairwise_sq_distances`); the diagonal is
+        exactly 0."""
+        return pairwise_sq_distances(self.means, self.means)
 
 
-def class_stats(
-    features: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None
-) -> ClassStats:
-    """Per-class statistics; raises ValueError for fewer than two classes or an empty class."""
-    f = features.detach().double().flatten(1)
-    y = labels.detach().long()
-    if f.shape[0] != y.shape[0]:
-        raise ValueError(f"{f.shape[0]} feature rows but {y.shape[0]} labels")
-    if y.numel() == 0:
-        raise ValueError("no examples")
-    k = int(n_classes if n_classes is not None else y.max() + 1)
-    counts = torch.bincount(y, minlength=k).double()
-    if k < 2:
-        raise ValueError("neural-collapse metrics need at least two classes")
-    if (counts == 0).any():
+def check_class_counts(counts: torch.Tensor, name: str = "labels") -> None:
+    """Raise ValueError naming ``name`` for fewer than two classes or a class with no example."""
+    if counts.shape[0] < 2:
+        raise ValueError(f"{name}: neural-collapse metrics need at least two classes")
+    if bool((counts == 0).any()):
         empty = torch.nonzero(counts == 0).flatten().tolist()
-        raise ValueError(f"classes {empty} have no examples; every class needs at least one")
+        raise ValueError(
+            f"{name}: classes {empty} have no examples; every class 0..k-1 needs at least one"
+        )
+
+
+def class_stats(features: Any, labels: Any, n_classes: int | None = None) -> ClassStats:
+    """Per-class statistics of ``features`` (n, p) with ``labels`` 0..k-1 (k = ``n_classes``, or
+    the largest label + 1); raises ValueError for fewer than two classes or an empty class."""
+    f = check_features(features).detach().double()
+    if n_classes is not None:
+        n_classes = check_positive_int(n_classes, "n_classes")
+    y = check_labels(labels, f.shape[0], n_classes).to(f.device)
+    k = n_classes if n_classes is not None else int(y.max()) + 1
+    counts = torch.bincount(y, minlength=k).double()
+    check_class_counts(counts)
     sums = f.new_zeros(k, f.shape[1]).index_add_(0, y, f)
     means = sums / counts[:, None]
     sq = f.new_zeros(k).index_add_(0, y, (f - means[y]).pow(2).sum(1))
@@ -89,8 +120,12 @@ def _off_diagonal(k: int, like: torch.Tensor) -> torch.Tensor:
     return ~torch.eye(k, dtype=torch.bool, device=like.device)
 
 
-def _stats(features, labels) -> ClassStats:
-    return features if isinstance(features, ClassStats) else class_stats(features, labels)
+def _stats(features: Any, labels: Any) -> ClassStats:
+    if isinstance(features, ClassStats):
+        return features
+    if labels is None:
+        raise ValueError("labels: required with a features tensor (only ClassStats carry them)")
+    return class_stats(features, labels)
 
 
 def cdnv(features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -121,6 +156,7 @@ def geometric_collapse(
     gc: float, features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None
 ) -> float:
     """Geometric collapse, paper Eq. (7): GC / (k-1) * sum_{i != j} 1 / ||mu_i - mu_j||^2."""
+    gc = check_finite_number(gc, "gc", minimum=0.0)
     s = _stats(features, labels)
     return gc / (s.k - 1) * inverse_distance_sum(s)
 
@@ -129,23 +165,36 @@ def _centred_means(s: ClassStats) -> torch.Tensor:
     return s.means - s.global_mean
 
 
-def nc1(features: torch.Tensor, labels: torch.Tensor, rtol: float | None = None) -> float:
+def nc1(features: Any, labels: Any, rtol: float | None = None) -> float:
     """NC1 = tr(Sigma_W Sigma_B^+) / k (Papyan et al. 2020; Li et al. Eq. 4), pseudo-inverse in
     float64. ``rtol``: eigenvalues of Sigma_B below ``rtol`` x the largest count as zero in the
     pseudo-inverse (rank Sigma_B <= k-1; Li et al. give no tolerance); None: torch's default."""
     s = class_stats(features, labels)
-    f = features.detach().double().flatten(1)
-    centred = f - s.means[labels.long()]
-    sigma_w = centred.T @ centred / f.shape[0]
-    m = _centred_means(s)
-    sigma_b = m.T @ m / s.k
-    return float(torch.trace(sigma_w @ torch.linalg.pinv(sigma_b, hermitian=True, rtol=rtol)) / s.k)
+    f = as_tensor(features, "features").detach().double()
+    centred = f - s.means[as_tensor(labels, "labels").long().to(f.device)]
+    return nc1_from_within_covariance(centred.T @ centred / f.shape[0], s, rtol)
 
 
-def nc2(
-    features: torch.Tensor | ClassStats, labels: torch.Tensor | None = None
-) -> tuple[float, float]:
-    """NC2 errors: (equinorm, equiangularity) of the centred class means.
+def nc1_from_within_covariance(
+    sigma_w: torch.Tensor, stats: ClassStats, rtol: float | None = None
+) -> float:
+    """NC1 = tr(Sigma_W Sigma_B^+) / k from the within-class covariance Sigma_W (p x p, over all
+    examples) and the class means; Sigma_B = M^T M / k, M the class means centred on their mean."""
+    m = _centred_means(stats)
+    sigma_b = m.T @ m / stats.k
+    pinv = torch.linalg.pinv(sigma_b, hermitian=True, rtol=rtol)
+    return float(torch.trace(sigma_w @ pinv) / stats.k)
+
+
+class NC2(NamedTuple):
+    """NC2 errors of the centred class means; both 0 for a simplex equiangular tight frame."""
+
+    equinorm: float  # std / mean of ||mu_c - mu_G||
+    equiangularity: float  # Avg_{i != j} |cos_ij + 1 / (k - 1)|
+
+
+def nc2(features: Any, labels: Any = None) -> NC2:
+    """NC2 errors: ``NC2(equinorm, equiangularity)`` of the centred class means (a named tuple).
 
     equinorm = std/mean of ||mu_c - mu_G||; equiangularity = Avg_{i != j} |cos_ij + 1/(k-1)|.
     Both are 0 for a simplex equiangular tight frame. A zero centred mean has no angle:
@@ -157,15 +206,16 @@ def nc2(
     norms = m.norm(dim=1)
     equinorm = float(norms.std(unbiased=False) / norms.mean())
     if bool((norms == 0).any()):
-        return equinorm, float("nan")
+        return NC2(equinorm, float("nan"))
     unit = m / norms[:, None]
     cos = unit @ unit.T
-    return equinorm, float((cos[_off_diagonal(s.k, cos)] + 1.0 / (s.k - 1)).abs().mean())
+    return NC2(equinorm, float((cos[_off_diagonal(s.k, cos)] + 1.0 / (s.k - 1)).abs().mean()))
 
 
 def metric_status(stats: ClassStats) -> str:
     """``ok``, or the degenerate cases that make metrics non-finite, joined by ``+``:
-    ``non_finite_features`` (NaN/inf embeddings), ``coincident_means`` (two class means equal:
+    ``non_finite_features`` (means or variances that overflowed float64, e.g. from features
+    near 1e200; NaN/inf features are refused earlier), ``coincident_means`` (two class means equal:
     NC, CDNV and geometric collapse inf), ``zero_centred_mean`` (NC2 equiangularity NaN)."""
     if not (
         bool(torch.isfinite(stats.means).all()) and bool(torch.isfinite(stats.variances).all())
@@ -180,47 +230,68 @@ def metric_status(stats: ClassStats) -> str:
     return "+".join(flags) or "ok"
 
 
-def nc3(
-    features: torch.Tensor | ClassStats, labels: torch.Tensor | None, head_weight: torch.Tensor
-) -> float:
-    """NC3 self-duality: || W/||W||_F - M/||M||_F ||_F^2, M the centred class means (k x p)."""
+def nc3(features: Any, labels: Any, head_weight: Any) -> float:
+    """NC3 self-duality: || W/||W||_F - M/||M||_F ||_F^2, M the centred class means (k x p) and
+    W the head's weight (k x p: one row per class, in the order of the class indices)."""
     s = _stats(features, labels)
     m = _centred_means(s)
-    w = head_weight.detach().double()
+    w = as_tensor(head_weight, "head_weight").detach().double()
+    if tuple(w.shape) != tuple(m.shape):
+        raise ValueError(
+            f"head_weight: shape {tuple(w.shape)}, expected (classes, features) = {tuple(m.shape)}"
+        )
+    check_finite(w, "head_weight")
     return float((w / w.norm() - m / m.norm()).pow(2).sum())
 
 
-def ncm_predict(features: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
-    """Nearest-class-mean predictions argmin_c ||f(x) - mu_c||."""
-    return torch.cdist(features.detach().double().flatten(1), means.double()).argmin(1)
+def _check_means(means: Any, p: int) -> torch.Tensor:
+    mu = check_features(means, "means")
+    if mu.shape[1] != p:
+        raise ValueError(f"means: {mu.shape[1]} features per class mean, the features have {p}")
+    return mu
 
 
-def ncm_accuracy(features: torch.Tensor, labels: torch.Tensor, means: torch.Tensor) -> float:
+def ncm_predict(features: Any, means: Any) -> torch.Tensor:
+    """Nearest-class-mean predictions argmin_c ||f(x) - mu_c||, with the squared distances from
+    the differences in float64 (:func:`pairwise_sq_distances`)."""
+    f = check_features(features)
+    return pairwise_sq_distances(f, _check_means(means, f.shape[1]).to(f.device)).argmin(1)
+
+
+def ncm_accuracy(features: Any, labels: Any, means: Any) -> float:
     """Accuracy of the nearest-class-mean classifier with the given class means."""
-    return float((ncm_predict(features, means) == labels).double().mean())
+    pred = ncm_predict(features, means)
+    y = check_labels(labels, pred.shape[0], as_tensor(means, "means").shape[0]).to(pred.device)
+    return float((pred == y).double().mean())
 
 
-def nc4(features: torch.Tensor, logits: torch.Tensor, means: torch.Tensor) -> float:
+def nc4(features: Any, logits: Any, means: Any) -> float:
     """NC4: fraction of examples where the network's argmax and the NCM prediction disagree."""
-    return float((ncm_predict(features, means) != logits.argmax(1)).double().mean())
+    pred = ncm_predict(features, means)
+    z = check_features(logits, "logits")
+    expected = (pred.shape[0], as_tensor(means, "means").shape[0])
+    if tuple(z.shape) != expected:
+        raise ValueError(f"logits: shape {tuple(z.shape)}, expected (examples, classes) {expected}")
+    return float((pred != z.argmax(1).to(pred.device)).double().mean())
 
 
-def numerical_rank(features: torch.Tensor, rtol: float = 1e-3) -> int:
+def numerical_rank(features: Any, rtol: float = 1e-3) -> int:
     """Number of singular values of the centred feature matrix above rtol * the largest."""
-    f = features.detach().double().flatten(1)
+    f = check_features(features).detach().double()
+    check_finite_number(rtol, "rtol", minimum=0.0)
     sv = torch.linalg.svdvals(f - f.mean(0))
     return int((sv > rtol * sv.max()).sum()) if sv.numel() and sv.max() > 0 else 0
 
 
-def stable_rank(features: torch.Tensor, labels: torch.Tensor) -> float:
+def stable_rank(features: Any, labels: Any) -> float:
     """Li et al.'s numerical rank (App. A.1, after Timor et al. 2022): the average over classes
     of ||H_k||_F^2 / ||H_k||_2^2, H_k the class's feature matrix, *not* mean-centred. Between 1
     (a class on one line through the origin) and min(n_k, d); smaller = more collapsed. Li et al.
     estimate ||H_k||_2 by power iteration; here it is exact (the largest singular value, which
     power iteration converges to: slowly when the top two are close, as in isotropic classes).
     A class of zero features counts as rank 0."""
-    f = features.detach().double().flatten(1)
-    y = labels.detach().long()
+    f = check_features(features).detach().double()
+    y = check_labels(labels, f.shape[0]).to(f.device)
     ranks = []
     for c in torch.unique(y):
         h = f[y == c]

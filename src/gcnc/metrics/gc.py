@@ -20,7 +20,13 @@ import torch
 from torch import nn
 from torch.func import jvp
 
-ESTIMATORS = ("exact", "hutchinson")
+from gcnc.metrics.inputs import (
+    check_embedding_output,
+    check_gc_options,
+    check_inputs,
+    check_positive_int,
+)
+
 JVP_COST = 2.0  # cost of one forward-mode JVP relative to one reverse-mode VJP (measured)
 GPU_ACTIVATION_BYTES = 8 * 2**30  # activations of stacked copies per backward pass on a GPU
 
@@ -179,22 +185,21 @@ def gc_terms(
     batch (reverse mode and Hutchinson; see ``_vjp_sq_norms``); by default one on a CPU and as
     many as fit a memory budget on a GPU (:func:`default_vjp_batch`).
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"unknown GC estimator '{estimator}'; choose one of {ESTIMATORS}")
-    sampled = bool(input_fraction or feature_fraction)
-    if estimator == "hutchinson" and sampled:
-        raise ValueError("input_fraction / feature_fraction apply to the exact estimator only")
-    if input_fraction and feature_fraction:
-        raise ValueError("sample either Jacobian entries (input) or features, not both at once")
-    if per_feature and (estimator != "exact" or sampled):
-        raise ValueError("per-feature GC is computed exactly only")
-    if x.shape[0] == 0:
-        raise ValueError("GC needs at least one example")
-    if vjp_batch is not None and vjp_batch < 1:
-        raise ValueError(f"vjp_batch must be a positive integer, got {vjp_batch}")
+    check_gc_options(
+        estimator,
+        n_probes=n_probes,
+        input_fraction=input_fraction,
+        feature_fraction=feature_fraction,
+        per_feature=per_feature,
+        vjp_batch=vjp_batch,
+        chunk_size=chunk_size,
+    )
+    x = check_inputs(x, module=embed)
     d = math.prod(x.shape[1:])
     with eval_mode(embed), torch.no_grad():
-        p = embed(x[:1]).shape[1]
+        probe = embed(x[:1])
+    check_embedding_output(probe, "embed")
+    p = probe.shape[1]
     if feature_fraction is not None:
         forward, fraction = False, feature_fraction
     elif input_fraction is not None:
@@ -275,7 +280,8 @@ def embedding_gc(
     ``n_examples`` averages over a random subset of that many rows (Fig. 2, left); the remaining
     keyword arguments go to :func:`per_example_gc` (Fig. 2, middle and right; Hutchinson).
     """
-    if n_examples is not None and n_examples < x.shape[0]:
+    x = check_inputs(x, module=embed)
+    if n_examples is not None and check_positive_int(n_examples, "n_examples") < x.shape[0]:
         x = x[torch.randperm(x.shape[0], generator=generator)[:n_examples].to(x.device)]
     return float(per_example_gc(embed, x, estimator, generator=generator, **sampling).mean())
 
@@ -301,8 +307,10 @@ def embed_with_gc_penalty(
     and ``n_probes`` Rademacher probes v of ||v^T J_f(x_i)||^2; the probes are drawn on the CPU and
     moved to the embedding's device, so every device draws the same ones.
     """
-    x = x.detach().requires_grad_(True)
+    check_positive_int(n_probes, "n_probes")
+    x = check_inputs(x, module=embed).detach().requires_grad_(True)
     out = embed(x)
+    check_embedding_output(out, "embed")
     total = x.new_zeros(())
     for _ in range(n_probes):
         v = _rademacher(out.shape, generator, out.device, out.dtype)

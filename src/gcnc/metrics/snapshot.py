@@ -1,5 +1,9 @@
 """One measurement of a model on one split: every metric column of the per-run tables.
 
+The study's logging step, for this project's models (``model.embed``, ``model.head``) on a split
+held in one tensor; to measure any other network, or data read batch by batch, use
+:func:`gcnc.measure`.
+
 Read-only and device-clean: the model is measured in eval mode (its modes restored afterwards, no
 BatchNorm statistics updated), and every tensor follows the device of the model's inputs.
 """

@@ -1,0 +1,66 @@
+"""README's central-claims tables are read from the presets' claims.csv and plan.csv."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gcnc.claims.central import CENTRAL, central_columns, central_table
+from gcnc.readme import central_blocks, splice_central
+from tests.markdown_tables import rendered_tables
+
+LR_NC = "higher learning rate lowers NC"
+
+
+def _write(root, preset: str, groups: list[str], value: float) -> None:
+    """A preset whose Fig. 1 dataset has ``groups``; LR -> NC has ``value`` in each."""
+    (root / "paper_figures" / preset).mkdir(parents=True)
+    (root / "results" / preset).mkdir(parents=True)
+    rows = [
+        dict(claim=LR_NC, study=g, statistic="Spearman(lr, nc)", value=value)
+        | dict(ci_low=value - 0.2, ci_high=min(value + 0.2, 1.0), verdict="not reproduced")
+        for g in groups
+    ]
+    rows.append(
+        dict(claim=CENTRAL[0][0], study=groups[0], statistic="Spearman(lr, gc): too few runs")
+        | dict(value=float("nan"), ci_low=float("nan"), ci_high=float("nan"))
+        | dict(verdict="inconclusive")
+    )
+    pd.DataFrame(rows).to_csv(root / "paper_figures" / preset / "claims.csv", index=False)
+    protocol = dict(lr_schedule="cosine", steps=1500, model=None)
+    plan = [dict(study="fig1", dataset="fm", group=g) | protocol for g in groups]
+    plan[-1] |= dict(model="batchnorm=False")
+    plan.append(dict(study="x", dataset="gaussians", group="gaussians x mlp") | protocol)
+    pd.DataFrame(plan).to_csv(root / "results" / preset / "plan.csv", index=False)
+
+
+def test_one_group_per_preset_is_labelled_by_the_preset(tmp_path):
+    _write(tmp_path, "quick", ["fm x vgg (cosine LR, 1500 steps)"], 0.96)
+    _write(tmp_path, "standard", ["fm x vgg[width=16] (cosine LR, 15000 steps)"], 0.5)
+    table = central_table(central_columns(["quick", "standard"], tmp_path))
+    rows = {r[0]: r[1:] for r in rendered_tables(table)[0][1:]}
+    assert rendered_tables(table)[0][0] == ["claim", "quick", "standard"]
+    assert rows["higher LR lowers NC"] == ["**NO** 0.96 [0.76, 1.00]", "**NO** 0.50 [0.30, 0.70]"]
+    assert rows["higher LR lowers GC"] == ["too few runs", "too few runs"]
+    assert rows["GC penalty lowers NC"] == ["not run", "not run"]
+    assert len(rows) == len(CENTRAL)
+
+
+def test_several_groups_are_labelled_by_how_they_trained(tmp_path):
+    groups = ["fm x vgg (cosine LR, 1500 steps)", "fm x vgg[batchnorm=False] (cosine...)"]
+    _write(tmp_path, "controls", groups, -0.3)
+    columns = central_columns(["controls"], tmp_path)
+    assert list(columns) == ["cosine LR, 1500 steps", "cosine LR, 1500 steps, batchnorm=False"]
+    assert [group for _, group in columns.values()] == groups
+
+
+def test_splice_refreshes_blocks_with_results_and_keeps_the_others(tmp_path):
+    _write(tmp_path, "quick", ["fm x vgg (cosine LR, 1500 steps)"], 0.96)
+    readme = (
+        "a\n<!-- central:quick -->\nold\n<!-- /central:quick -->\n"
+        "b\n<!-- central:quick+standard -->\nkept\n<!-- /central:quick+standard -->\nc\n"
+    )
+    assert central_blocks(readme) == [["quick"], ["quick", "standard"]]
+    out, skipped = splice_central(readme, tmp_path)
+    assert skipped == ["central:quick+standard"] and "kept" in out and "old" not in out
+    assert "**NO** 0.96" in out and out.endswith("<!-- /central:quick+standard -->\nc\n")
+    assert splice_central(out, tmp_path)[0] == out
