@@ -49,10 +49,9 @@ import pandas as pd
 import scipy.linalg
 import scipy.stats
 
+from gcnc.constants import RITZ_DEGREE, RITZ_DIMS
 from gcnc.data.prepared import load_prepared
 
-RITZ_DEGREE = 3
-RITZ_DIMS = 4
 RITZ_REPEATS = 5
 CONFIDENCE = 0.95
 MIN_HALF = 10  # fewest examples per half for estimator 3's bound

@@ -87,5 +87,7 @@ def central_columns(presets: list[str], root: Path) -> dict[str, tuple[pd.DataFr
         rows = plan[plan.dataset == dataset].drop_duplicates("group")
         for _, row in rows.iterrows():
             label = preset if len(rows) == 1 else protocol(row)
+            if label in columns:  # two presets' groups trained alike: tell them apart
+                label = f"{preset}: {row['group']}"
             columns[label] = (claims, row["group"])
     return columns

@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 from gcnc.claims.finetune import finetune_claims
 from gcnc.claims.stats import spearman
 from gcnc.claims.table import Claims
-from gcnc.metrics.gc import JVP_COST
+from gcnc.constants import JVP_COST
 from gcnc.plan import sweep_runs, with_group
 
 # sign of Spearman(knob, GC) the paper predicts, and how its claims name the knob

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from gcnc.constants import RITZ_DEGREE, RITZ_DIMS
 from gcnc.figures.common import (
     band_phrase,
     finish,
@@ -18,7 +19,6 @@ from gcnc.figures.common import (
     save,
     setting_phrase,
 )
-from gcnc.poincare import RITZ_DEGREE, RITZ_DIMS
 
 DEGREE = {1: "linear", 2: "quadratic", 3: "cubic"}.get(RITZ_DEGREE, f"degree {RITZ_DEGREE}")
 C_METHOD_LABEL = {

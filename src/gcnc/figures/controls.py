@@ -19,8 +19,8 @@ from gcnc.figures.common import (
     KNOB_DIRECTION,
     KNOB_LABEL,
     METRIC_LABEL,
-    STRONGER_WHEN_LARGER,
     band_phrase,
+    by_strength,
     finish,
     label_row,
     mean_sd_line,
@@ -28,6 +28,7 @@ from gcnc.figures.common import (
     readable_log,
     save,
     setting_phrase,
+    value_label,
 )
 
 END_METRICS = ("gc", "nc", "geometric_collapse", "accuracy")
@@ -56,16 +57,16 @@ def end_rows(plan: dict[str, Any], metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def _panel(ax, sub: pd.DataFrame, knob: str, metric: str, protocols: list[str]) -> None:
+    """One knob against one quantity: the knob's values evenly spaced, weakest regularisation
+    on the left (so L2 = 0 has a place too), one line per protocol."""
+    order = by_strength(knob, sub.value)
+    sub = sub.assign(position=sub.value.map({v: i for i, v in enumerate(order)}))
     for protocol, (colour, marker, dash) in zip(protocols, STYLES, strict=False):
         rows = sub[sub.protocol == protocol]
         if len(rows):
-            mean_sd_line(ax, rows, "value", metric, colour, protocol, marker=marker, ms=4, ls=dash)
-    values = sorted(sub.value.unique())
-    ax.set_xscale("log")
-    ax.set_xticks(values, [f"{v:g}" for v in values])
-    ax.minorticks_off()
-    if not STRONGER_WHEN_LARGER[knob]:
-        ax.invert_xaxis()  # stronger regularisation to the right on every row
+            mean_sd_line(ax, rows, "position", metric, colour, protocol, marker=marker, ls=dash)
+    ax.set_xticks(range(len(order)), [value_label(knob, v) for v in order])
+    ax.set_xlim(-0.25, len(order) - 0.75)
     if metric != "accuracy":
         ax.set_yscale("log")
     ax.set_xlabel(f"{KNOB_LABEL[knob]} ({KNOB_DIRECTION[knob]} \u2192)", fontsize=8)

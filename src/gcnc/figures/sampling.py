@@ -19,8 +19,8 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from gcnc.constants import JVP_COST
 from gcnc.figures.common import finish, readable_log, save, setting_phrase, value_label
-from gcnc.metrics.gc import JVP_COST
 
 AXES = {  # sampling axis -> (panel title, x label)
     "examples": ("examples in the batch", "examples averaged"),

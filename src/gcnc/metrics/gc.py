@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.func import jvp
 
+from gcnc.constants import JVP_COST
 from gcnc.metrics.inputs import (
     check_embedding_output,
     check_gc_options,
@@ -27,7 +28,6 @@ from gcnc.metrics.inputs import (
     check_positive_int,
 )
 
-JVP_COST = 2.0  # cost of one forward-mode JVP relative to one reverse-mode VJP (measured)
 GPU_ACTIVATION_BYTES = 8 * 2**30  # activations of stacked copies per backward pass on a GPU
 
 
