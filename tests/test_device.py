@@ -230,10 +230,15 @@ def run_script(name: str, inputs: dict, params: dict, tmp_path: Path) -> pd.Data
 
 
 def script_inputs(
-    digits, prepared_dir: Path, tmp_path: Path, sampling: dict, weights_device: str = "cpu"
+    name: str,
+    digits,
+    prepared_dir: Path,
+    tmp_path: Path,
+    sampling: dict,
+    weights_device: str = "cpu",
 ) -> tuple[dict, dict]:
-    """Inputs and params (all but the device) of the fewshot and gc_sampling scripts, with the
-    model's weights saved from ``weights_device``."""
+    """Inputs and params (all but the device) of the fewshot (one run of a dataset) or the
+    gc_sampling script, with the model's weights saved from ``weights_device``."""
     spec, model, episodes, src = fewshot_inputs(digits, tmp_path)
     torch.save(copy.deepcopy(model).to(weights_device).state_dict(), tmp_path / "final.pt")
     save_episodes(tmp_path / "episodes.npz", episodes)
@@ -243,6 +248,9 @@ def script_inputs(
     inputs |= {"episodes": str(tmp_path / "episodes.npz")}
     params = {"spec": spec.to_dict(), "fewshot": {**FEWSHOT, "finetune_steps": 0}}
     params |= {"metrics": METRICS, "eval_examples": 30, "sampling": sampling}
+    if name == "fewshot":  # a list of runs per job
+        inputs |= {k: [inputs[k]] for k in ("final", "summary", "metrics")}
+        params["specs"] = [params.pop("spec")]
     return inputs, params
 
 
@@ -250,7 +258,7 @@ def script_inputs(
 def test_workflow_scripts_run_on_the_preset_device(
     name, digits, prepared_dir, tmp_path, monkeypatch
 ):
-    inputs, params = script_inputs(digits, prepared_dir, tmp_path, SAMPLING_DEV)
+    inputs, params = script_inputs(name, digits, prepared_dir, tmp_path, SAMPLING_DEV)
     module, fn = (
         (fewshot, "evaluate_transfer") if name == "fewshot" else (gc_sampling, "sampling_study")
     )

@@ -134,7 +134,7 @@ def test_fewshot_and_sampling_on_cuda(digits, tmp_path):
 
 @pytest.mark.parametrize("name", ["fewshot", "gc_sampling"])
 def test_workflow_scripts_on_cuda(name, digits, prepared_dir, tmp_path):
-    inputs, params = script_inputs(digits, prepared_dir, tmp_path, SAMPLING, CUDA)  # a GPU file
+    inputs, params = script_inputs(name, digits, prepared_dir, tmp_path, SAMPLING, CUDA)  # GPU file
     cpu = run_script(name, inputs, {**params, "device": "cpu"}, tmp_path)
     gpu = run_script(name, inputs, {**params, "device": CUDA}, tmp_path)
     assert "device: cuda" in (tmp_path / f"{name}.log").read_text()

@@ -220,8 +220,8 @@ def test_paper_preset_plans_its_full_grid_without_data(tmp_path):
     assert (
         int(counts["prepare_data"]) == 6
     )  # CIFAR-10/100, MNIST, Fashion-MNIST, CIFAR-FS, mini-ImageNet
-    assert int(counts["fewshot"]) == sum(
-        1 for s in expand_runs(config, "paper").values() if s.task == "source"
+    assert int(counts["fewshot"]) == len(  # one job per dataset with source runs
+        {s.dataset for s in expand_runs(config, "paper").values() if s.task == "source"}
     )
 
 

@@ -50,6 +50,7 @@ FIGS = f"paper_figures/{PRESET}"
 DATA = preset_data(config, PRESET)  # top-level data settings, the preset's over them
 PREP = DATA["prepared_dir"]
 SOURCE_RUNS = sorted(r for r, s in RUNS.items() if s.task == "source")
+SOURCE_DATASETS = sorted({RUNS[r].dataset for r in SOURCE_RUNS})
 DATASETS = sorted({s.dataset for s in RUNS.values()})
 POINCARE_DATASETS = sorted(set(DATASETS) | set(P["poincare"].get("datasets", [])))
 GPUS = 0 if P["device"] == "cpu" else 1  # every rule that runs a model asks for one GPU
@@ -94,9 +95,10 @@ def run_data(wildcards):
     return prepared(RUNS[wildcards.run].dataset)
 
 
-def run_episodes(wildcards):
-    """The few-shot episodes of a run's dataset (shared by every run on it)."""
-    return f"{RES}/fewshot/episodes_{RUNS[wildcards.run].dataset}.npz"
+def source_runs(dataset):
+    """The runs pretrained on the source classes of ``dataset`` (few-shot evaluated on its
+    target classes)."""
+    return [r for r in SOURCE_RUNS if RUNS[r].dataset == dataset]
 
 
 def run_spec(wildcards):

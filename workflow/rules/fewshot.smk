@@ -16,27 +16,30 @@ rule fewshot_episodes:
         "../scripts/fewshot_episodes.py"
 
 
+# One job per dataset evaluates every source run pretrained on it: the target data and episodes
+# are loaded once, and a job's start-up (about 4 s: Python, torch) is paid once, not per run.
 rule fewshot:
     input:
-        final=f"{RES}/runs/{{run}}/final.pt",
-        summary=f"{RES}/runs/{{run}}/summary.json",
-        metrics=f"{RES}/runs/{{run}}/metrics.csv",
-        data=run_data,
-        episodes=run_episodes,
+        final=lambda wc: run_files(source_runs(wc.dataset), "final.pt"),
+        summary=lambda wc: run_files(source_runs(wc.dataset), "summary.json"),
+        metrics=lambda wc: run_files(source_runs(wc.dataset), "metrics.csv"),
+        data=prepared("{dataset}"),
+        episodes=f"{RES}/fewshot/episodes_{{dataset}}.npz",
     output:
-        f"{RES}/fewshot/{{run}}.csv",
+        f"{RES}/fewshot/{{dataset}}.csv",
     log:
-        f"logs/{PRESET}/fewshot/{{run}}.log",
+        f"logs/{PRESET}/fewshot/{{dataset}}.log",
     benchmark:
-        f"logs/{PRESET}/benchmark/fewshot/{{run}}.tsv"
+        f"logs/{PRESET}/benchmark/fewshot/{{dataset}}.tsv"
     conda:
         CONDA_ENV
     resources:
         mem_mb=model_job_resource("mem_mb"),
-        runtime=model_job_resource("runtime"),
+        runtime=lambda wc, attempt: model_job_resource("runtime")(wc, attempt)
+        * len(source_runs(wc.dataset)),
         gpu=GPUS,
     params:
-        spec=run_spec,
+        specs=lambda wc: [RUNS[r].to_dict() for r in source_runs(wc.dataset)],
         fewshot=P["fewshot"],
         metrics=P["metrics"],
         eval_examples=P["training"]["eval_examples"],
@@ -47,7 +50,7 @@ rule fewshot:
 
 rule collect_fewshot:
     input:
-        [f"{RES}/fewshot/{r}.csv" for r in SOURCE_RUNS],
+        [f"{RES}/fewshot/{d}.csv" for d in SOURCE_DATASETS],
     output:
         f"{RES}/fewshot.csv",
     log:

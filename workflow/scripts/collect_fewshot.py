@@ -1,4 +1,4 @@
-"""Rule collect_fewshot: concatenate the per-run transfer tables."""
+"""Rule collect_fewshot: concatenate the per-dataset transfer tables."""
 
 import pandas as pd
 

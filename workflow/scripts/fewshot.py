@@ -1,7 +1,10 @@
-"""Rule fewshot -> gcnc.fewshot.evaluate_transfer for one pretrained run, on the preset's device."""
+"""Rule fewshot -> gcnc.fewshot.evaluate_transfer for every source run of one dataset, on the
+preset's device (the target data and episodes loaded once)."""
 
 import json
 from pathlib import Path
+
+import pandas as pd
 
 from gcnc.config import RunSpec
 from gcnc.data import load_prepared
@@ -10,19 +13,31 @@ from gcnc.provenance import job_log
 from gcnc.training import load_pretrained
 
 with job_log(snakemake.log[0]):
-    spec = RunSpec(**snakemake.params.spec)
     data = load_prepared(Path(snakemake.input.data[0]).parent)
-    model = load_pretrained(spec, data, snakemake.input.final, snakemake.params.device)
-    status = json.loads(Path(snakemake.input.summary).read_text())["status"]
-    table = evaluate_transfer(
-        model,
-        spec,
-        data,
-        load_episodes(snakemake.input.episodes),
-        snakemake.params.fewshot,
-        snakemake.params.metrics,
-        snakemake.params.eval_examples,
+    episodes = load_episodes(snakemake.input.episodes)
+    runs = zip(
+        snakemake.params.specs,
+        snakemake.input.final,
+        snakemake.input.summary,
         snakemake.input.metrics,
-        status,
+        strict=True,
     )
-    table.to_csv(snakemake.output[0], index=False)
+    tables = []
+    for i, (spec_dict, final, summary, metrics) in enumerate(runs, 1):
+        spec = RunSpec(**spec_dict)
+        print(f"run {i}/{len(snakemake.params.specs)}: {spec.run_id}", flush=True)
+        model = load_pretrained(spec, data, final, snakemake.params.device)
+        status = json.loads(Path(summary).read_text())["status"]
+        table = evaluate_transfer(
+            model,
+            spec,
+            data,
+            episodes,
+            snakemake.params.fewshot,
+            snakemake.params.metrics,
+            snakemake.params.eval_examples,
+            metrics,
+            status,
+        )
+        tables.append(table)
+    pd.concat(tables, ignore_index=True).to_csv(snakemake.output[0], index=False)

@@ -23,6 +23,7 @@ import pandas as pd
 from gcnc.config import KNOBS, study_runs
 from gcnc.plan import run_plan
 
+FIG1_KNOBS = ("lr", "batch_size", "weight_decay")  # the rows of Fig. 1
 SECTIONS = {  # report grouping: the paper section each kind of figure belongs to
     "sweep": "Sec. 4 - GC controls neural collapse",
     "controls": "Sec. 4 - GC controls neural collapse",
@@ -66,16 +67,16 @@ def protocol_label(spec: dict[str, Any], reference: dict[str, Any]) -> str:
 
 
 def _controls(config: dict, preset: str, runs_plan: pd.DataFrame) -> dict | None:
-    """The controlled experiments on Fig. 1's sweeps: every study with a sweep on Fig. 1's
-    dataset, architecture and task, when they differ in how they train (LR schedule, steps,
-    model options); else None."""
+    """The controlled experiments on Fig. 1's sweeps: every study sweeping one of Fig. 1's knobs
+    (LR, batch size, L2) on Fig. 1's dataset, architecture and task, when they differ in how
+    they train (LR schedule, steps, model options); else None."""
     pre = config["presets"][preset]
     fig1 = pre["studies"]["fig1"]
     reference = study_runs(config, preset, "fig1")[0].to_dict()
     same = [
         name
         for name, s in pre["studies"].items()
-        if s.get("sweep")
+        if set(s.get("sweep", {})) & set(FIG1_KNOBS)
         and (s["dataset"], s["arch"], s.get("task", "full"))
         == (fig1["dataset"], fig1["arch"], fig1.get("task", "full"))
     ]
@@ -93,7 +94,7 @@ def _controls(config: dict, preset: str, runs_plan: pd.DataFrame) -> dict | None
     return {
         "studies": same,
         "protocols": protocols,
-        "knobs": [k for k in KNOBS if k in set(rows.knob)],
+        "knobs": [k for k in FIG1_KNOBS if k in set(rows.knob)],
         "sweep": rows[["run_id", "knob", "protocol"]].to_dict("records"),
         "runs": list(runs.values()),
         "dataset": fig1["dataset"],
