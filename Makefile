@@ -56,6 +56,8 @@ bench:  ## speed benchmarks (numbers go to BENCHMARKS.md)
 	python benchmarks/bench_fewshot.py
 	python benchmarks/bench_logging.py
 	python benchmarks/bench_paper_compute.py
+	python benchmarks/bench_training.py
+	python benchmarks/bench_measure.py
 
 readme:  ## README's claims table from paper_figures/$(PRESET)/claims.md (after `make run`)
 	gcnc readme-claims --preset $(PRESET)

@@ -308,7 +308,7 @@ def run_cost(spec: RunSpec, preset: dict[str, Any], tp: Throughput | None = None
         cost, spec.batch_size, spec.gc_reg, metrics.get("gc_reg_probes", 1), tp
     )
     n = split_sizes(spec, train_cfg["eval_examples"])
-    mid = (spec.steps - 1) // train_cfg["log_every"]  # logged steps besides the first and last
+    mid = 1 + (spec.steps - 1) // train_cfg["log_every"]  # logged steps besides the last
     mid_f, mid_s = log_cost(cost, n, metrics, False, tp)
     end_f, end_s = log_cost(cost, n, metrics, True, tp)
     written = math.ceil(spec.steps / train_cfg["checkpoint_every"])
@@ -318,9 +318,9 @@ def run_cost(spec: RunSpec, preset: dict[str, Any], tp: Throughput | None = None
         arch=spec.arch,
         dataset=spec.dataset,
         train_flops=spec.steps * step_f,
-        log_flops=mid * mid_f + 2 * end_f,
+        log_flops=mid * mid_f + end_f,
         train_s=spec.steps * step_s,
-        log_s=mid * mid_s + 2 * end_s,
+        log_s=mid * mid_s + end_s,
         fewshot_s=fewshot_cost(spec, preset, tp)[1],
         disk_bytes=4 * (keep * (cost.n_state + cost.n_params) + cost.n_state),
         mem_mb=host_mem_mb(spec, cost),

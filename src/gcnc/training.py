@@ -71,8 +71,9 @@ def _generator(*key: int) -> torch.Generator:
 
 
 def gc_estimator(metric_cfg: dict[str, Any], *, endpoint: bool) -> str:
-    """The GC estimator of a logging step: ``endpoint_gc_estimator`` (if set) at the first and
-    last step, the values the final-point analyses read; ``gc_estimator`` at every other step."""
+    """The GC estimator of a logging step: ``endpoint_gc_estimator`` (if set) at the last step,
+    the values the final-point analyses read; ``gc_estimator`` at every other step (the first
+    included: nothing reads initial GC on its own)."""
     if endpoint:
         return metric_cfg.get("endpoint_gc_estimator", metric_cfg["gc_estimator"])
     return metric_cfg["gc_estimator"]
@@ -236,7 +237,7 @@ def pretrain(
 
     def log(step: int) -> None:
         means = None
-        estimator = gc_estimator(metric_cfg, endpoint=step in (0, spec.steps))
+        estimator = gc_estimator(metric_cfg, endpoint=step == spec.steps)
         for split in ("train", "test"):
             ev = evals[split]
             started = time.perf_counter()

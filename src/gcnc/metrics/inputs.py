@@ -35,7 +35,11 @@ def as_tensor(value: Any, name: str) -> torch.Tensor:
 
 
 def check_finite(tensor: torch.Tensor, name: str) -> None:
-    """Raise ValueError naming ``name`` if any value is NaN or infinite (and the first row)."""
+    """Raise ValueError naming ``name`` if any value is NaN or infinite (and the first row).
+    Tensors without data (device ``meta``, as the FLOP counter of :mod:`gcnc.compute` runs the
+    models) have no values to check."""
+    if tensor.device.type == "meta":
+        return
     bad = ~torch.isfinite(tensor.detach())
     if bool(bad.any()):
         rows = bad.reshape(bad.shape[0], -1).any(1) if bad.dim() > 1 else bad
