@@ -48,9 +48,12 @@ def test_one_group_per_preset_is_labelled_by_the_preset(tmp_path):
 def test_several_groups_are_labelled_by_how_they_trained(tmp_path):
     groups = ["fm x vgg (cosine LR, 1500 steps)", "fm x vgg[batchnorm=False] (cosine...)"]
     _write(tmp_path, "controls", groups, -0.3)
+    _write(tmp_path, "quick", ["fm x vgg (cosine LR, 1500 steps)"], 0.96)
     columns = central_columns(["controls"], tmp_path)
     assert list(columns) == ["cosine LR, 1500 steps", "cosine LR, 1500 steps, batchnorm=False"]
     assert [group for _, group in columns.values()] == groups
+    both = central_columns(["quick", "controls"], tmp_path)  # presets named where needed
+    assert list(both) == ["quick", *(f"controls: {label}" for label in columns)]
 
 
 def test_splice_refreshes_blocks_with_results_and_keeps_the_others(tmp_path):
