@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from gcnc.claims.central import CENTRAL, central_columns, central_table
-from gcnc.readme import central_blocks, splice_central
+from gcnc.readme import central_blocks, splice_central, update_readme
 from tests.markdown_tables import rendered_tables
 
 LR_NC = "higher learning rate lowers NC"
@@ -54,16 +54,34 @@ def test_several_groups_are_labelled_by_how_they_trained(tmp_path):
     assert [group for _, group in columns.values()] == groups
     both = central_columns(["quick", "controls"], tmp_path)  # presets named where needed
     assert list(both) == ["quick", *(f"controls: {label}" for label in columns)]
+    alone = central_columns(["controls"], tmp_path, name_presets=True)  # a block's only results
+    assert list(alone) == [f"controls: {label}" for label in columns]
 
 
-def test_splice_refreshes_blocks_with_results_and_keeps_the_others(tmp_path):
+def test_splice_refreshes_blocks_from_the_presets_with_results_and_names_the_others(tmp_path):
     _write(tmp_path, "quick", ["fm x vgg (cosine LR, 1500 steps)"], 0.96)
     readme = (
         "a\n<!-- central:quick -->\nold\n<!-- /central:quick -->\n"
         "b\n<!-- central:quick+standard -->\nkept\n<!-- /central:quick+standard -->\nc\n"
     )
     assert central_blocks(readme) == [["quick"], ["quick", "standard"]]
-    out, skipped = splice_central(readme, tmp_path)
-    assert skipped == ["central:quick+standard"] and "kept" in out and "old" not in out
-    assert "**NO** 0.96" in out and out.endswith("<!-- /central:quick+standard -->\nc\n")
+    out, incomplete = splice_central(readme, tmp_path)
+    assert incomplete == ["central:quick+standard (standard not run here)"]
+    assert "kept" not in out and "old" not in out and out.count("**NO** 0.96") == 2
+    assert "`standard`: no results in this checkout yet" in out
+    assert out.endswith("<!-- /central:quick+standard -->\nc\n")
     assert splice_central(out, tmp_path)[0] == out
+    nothing = "<!-- central:standard -->\nkept\n<!-- /central:standard -->\n"
+    unchanged = (nothing, ["central:standard (standard not run here)"])
+    assert splice_central(nothing, tmp_path) == unchanged
+
+
+def test_update_readme_of_a_preset_without_claims_block_refreshes_central_only(tmp_path):
+    _write(tmp_path, "controls", ["fm x vgg (cosine LR, 1500 steps)"], -0.3)
+    (tmp_path / "paper_figures" / "controls" / "claims.md").write_text("| a |\n|---|\n| b |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- central:controls -->\nold\n<!-- /central:controls -->\n")
+    claims_md = tmp_path / "paper_figures" / "controls" / "claims.md"
+    changed, notes = update_readme(readme, claims_md, "controls")
+    assert changed and "old" not in readme.read_text() and "**NO** -0.30" in readme.read_text()
+    assert notes == ["has no claims block for controls ('<!-- claims:controls -->'): left out"]

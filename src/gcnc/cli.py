@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         from gcnc.readme import update_readme
 
         claims = Path("paper_figures") / args.preset / "claims.md"
-        changed, skipped = update_readme(args.readme, claims, args.preset)
+        changed, notes = update_readme(args.readme, claims, args.preset)
         print(f"{args.readme}: generated blocks {'updated' if changed else 'already current'}")
-        for name in skipped:
-            print(f"{args.readme}: block '{name}' kept: a preset it names has no results here")
+        for note in notes:
+            print(f"{args.readme}: {note}")
         return 0
     try:
         from gcnc.provenance import AuditResult, audit  # Snakemake, from the study's packages

@@ -3,8 +3,8 @@
 - ``<!-- claims:<preset> -->`` ... ``<!-- /claims:<preset> -->``: the table of
   ``paper_figures/<preset>/claims.md`` (:func:`splice_claims`);
 - ``<!-- central:<preset>+<preset>... -->`` ... ``<!-- /central:... -->``: the central claims
-  side by side (:mod:`gcnc.claims.central`), refreshed whenever every preset it names has its
-  claims.csv and plan.csv.
+  side by side (:mod:`gcnc.claims.central`), refreshed from the presets it names that have their
+  claims.csv and plan.csv here; the others are named under the table as not run here.
 """
 
 from __future__ import annotations
@@ -44,32 +44,44 @@ def central_blocks(readme: str) -> list[list[str]]:
 
 
 def splice_central(readme: str, root: Path) -> tuple[str, list[str]]:
-    """``readme`` with every central block whose presets all have results refreshed; and the
-    blocks left as they were (a preset not run here)."""
+    """``readme`` with every central block refreshed from those of its presets that have results
+    here (the others named under the table); and the blocks with a preset missing, as
+    'central:<presets> (<missing> not run here)'."""
     from gcnc.claims.central import central_columns, central_table
 
-    skipped = []
+    incomplete = []
     for presets in central_blocks(readme):
         name = f"central:{'+'.join(presets)}"
-        if not all((root / "paper_figures" / p / "claims.csv").exists() for p in presets):
-            skipped.append(name)
+        present = [p for p in presets if (root / "paper_figures" / p / "claims.csv").exists()]
+        missing = [p for p in presets if p not in present]
+        if missing:
+            incomplete.append(f"{name} ({', '.join(missing)} not run here)")
+        if not present:
             continue
-        table = central_table(central_columns(presets, root)).splitlines()
-        sources = ", ".join(f"paper_figures/{p}/claims.csv" for p in presets)
+        table = central_table(central_columns(present, root, len(presets) > 1)).splitlines()
+        for p in missing:
+            table += ["", f"`{p}`: no results in this checkout yet (`make run PRESET={p}`)."]
+        sources = ", ".join(f"paper_figures/{p}/claims.csv" for p in present)
         readme = splice(readme, name, table, sources)
-    return readme, skipped
+    return readme, incomplete
 
 
 def update_readme(
     readme_path: str | Path, claims_path: str | Path, preset: str
 ) -> tuple[bool, list[str]]:
-    """Rewrite README's claims block from claims.md and its central blocks from the presets'
-    results (in the checkout that holds README); returns whether README changed and the central
-    blocks left alone for lack of results."""
+    """Rewrite README's claims block of ``preset`` (where README has one) from claims.md and its
+    central blocks from the presets' results (in the checkout that holds README); returns whether
+    README changed and notes on what was left out (no claims block for ``preset``, central
+    blocks with a preset not run here)."""
     readme_path, claims_path = Path(readme_path), Path(claims_path)
     old = readme_path.read_text()
-    new = splice_claims(old, claims_path.read_text(), preset, str(claims_path))
-    new, skipped = splice_central(new, readme_path.resolve().parent)
+    notes = []
+    if f"<!-- claims:{preset} -->" in old:
+        new = splice_claims(old, claims_path.read_text(), preset, str(claims_path))
+    else:
+        new = old
+        notes.append(f"has no claims block for {preset} ('<!-- claims:{preset} -->'): left out")
+    new, incomplete = splice_central(new, readme_path.resolve().parent)
     if new != old:
         readme_path.write_text(new)
-    return new != old, skipped
+    return new != old, notes + [f"block {name}" for name in incomplete]

@@ -74,12 +74,16 @@ def protocol(row: pd.Series) -> str:
     return f"{row['lr_schedule']} LR, {row['steps']} steps" + (f", {model}" if model else "")
 
 
-def central_columns(presets: list[str], root: Path) -> dict[str, tuple[pd.DataFrame, str]]:
+def central_columns(
+    presets: list[str], root: Path, name_presets: bool | None = None
+) -> dict[str, tuple[pd.DataFrame, str]]:
     """The columns of a central-claims table from ``<root>/paper_figures/<preset>/claims.csv``
     and ``<root>/results/<preset>/plan.csv``: each comparison group on the dataset of the
     preset's Fig. 1 study, labelled by the preset's name where it has one such group, else by
     how the group's runs were trained (:func:`protocol`), after the preset's name when the table
-    has several presets."""
+    has several presets (or ``name_presets`` says so)."""
+    if name_presets is None:
+        name_presets = len(presets) > 1
     columns: dict[str, tuple[pd.DataFrame, str]] = {}
     for preset in presets:
         claims = pd.read_csv(root / "paper_figures" / preset / "claims.csv")
@@ -88,7 +92,7 @@ def central_columns(presets: list[str], root: Path) -> dict[str, tuple[pd.DataFr
         rows = plan[plan.dataset == dataset].drop_duplicates("group")
         for _, row in rows.iterrows():
             label = preset if len(rows) == 1 else protocol(row)
-            if len(presets) > 1 and len(rows) > 1:
+            if name_presets and len(rows) > 1:
                 label = f"{preset}: {label}"
             columns[label] = (claims, row["group"])
     return columns

@@ -29,6 +29,8 @@ def finite_rows(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     place for a NaN (:func:`gcnc.claims.stats.average_ranks` refuses one)."""
     values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     return frame[np.isfinite(values).all(axis=1)]
+
+
 COLUMNS = [
     "claim",
     "study",
