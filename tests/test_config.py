@@ -84,6 +84,21 @@ def test_conflicting_run_definitions_are_rejected(cfg):
         validate_config(cfg)
 
 
+def test_a_run_shared_by_studies_needs_one_log_interval(cfg):
+    cfg["presets"]["quick"]["studies"]["fig3"]["log_every"] = 250  # fig3 shares fig1's runs
+    with pytest.raises(ConfigError, match="fig3"):
+        validate_config(cfg)
+
+
+def test_study_log_interval_reaches_its_runs_only(config):
+    quick = config["presets"]["quick"]
+    penalised = study_runs(config, "quick", "gc_regularisation")
+    assert {r.log_every for r in penalised} == {quick["studies"]["gc_regularisation"]["log_every"]}
+    assert {r.log_every for r in study_runs(config, "quick", "fig1")} == {None}
+    assert penalised[0].log_interval(quick["training"]) == 100
+    assert study_runs(config, "quick", "fig1")[0].log_interval(quick["training"]) == 500
+
+
 def test_derived_preset_is_its_parent_with_overrides(config):
     """paper_mini = paper with its own keys laid over it and every study shrunk."""
     paper, mini = config["presets"]["paper"], config["presets"]["paper_mini"]

@@ -73,6 +73,17 @@ def test_logs_every_metric_and_is_deterministic(digits, config, tmp_path):
     assert cfg["run"]["gc_reg"] == 0.01 and cfg["training"] == preset["training"]
 
 
+def test_a_study_interval_sets_the_logged_steps_and_the_fingerprint(digits, config, tmp_path):
+    """``log_every`` of the study (RunSpec) replaces the preset's 20; the run is bound to it,
+    and a run on the preset's interval keeps the settings it had before the key existed."""
+    preset = config["presets"]["smoke"]
+    pretrain(spec(log_every=25), digits, preset, tmp_path / "a", progress=False)
+    assert sorted(metrics(tmp_path / "a").step.unique()) == [0, 25, 50, 60]
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["run"]["log_every"] == 25
+    assert "log_every" not in spec().to_dict() and RunSpec(**spec().to_dict()) == spec()
+    assert RunSpec(**spec(log_every=25).to_dict()) == spec(log_every=25)
+
+
 @pytest.mark.parametrize("schedule", ["constant", "step", "cosine"])
 def test_killed_run_resumes_to_identical_result(digits, config, tmp_path, monkeypatch, schedule):
     preset = config["presets"]["smoke"]

@@ -308,7 +308,7 @@ def run_cost(spec: RunSpec, preset: dict[str, Any], tp: Throughput | None = None
         cost, spec.batch_size, spec.gc_reg, metrics.get("gc_reg_probes", 1), tp
     )
     n = split_sizes(spec, train_cfg["eval_examples"])
-    mid = 1 + (spec.steps - 1) // train_cfg["log_every"]  # logged steps besides the last
+    mid = 1 + (spec.steps - 1) // spec.log_interval(train_cfg)  # logged steps besides the last
     mid_f, mid_s = log_cost(cost, n, metrics, False, tp)
     end_f, end_s = log_cost(cost, n, metrics, True, tp)
     written = math.ceil(spec.steps / train_cfg["checkpoint_every"])

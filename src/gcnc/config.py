@@ -40,6 +40,7 @@ class RunSpec:
     steps: int
     model: dict[str, int] = field(default_factory=dict)
     lr_schedule: str = "constant"
+    log_every: int | None = None  # the study's own metric interval; None: the preset's
 
     @property
     def model_label(self) -> str:
@@ -57,7 +58,16 @@ class RunSpec:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields (``log_every`` only where the study sets it, so that runs on the preset's
+        interval keep the settings, and checkpoint fingerprints, they had before the key)."""
+        fields = asdict(self)
+        if self.log_every is None:
+            del fields["log_every"]
+        return fields
+
+    def log_interval(self, training: dict[str, Any]) -> int:
+        """Steps between metric logs: the study's ``log_every``, else ``training['log_every']``."""
+        return self.log_every or int(training["log_every"])
 
 
 def load_schema() -> dict[str, Any]:
@@ -283,6 +293,7 @@ def study_runs(config: dict[str, Any], preset: str, study: str) -> list[RunSpec]
             steps=int(s.get("steps", pre["training"]["steps"])),
             model=dict(s.get("model", {})),
             lr_schedule=study_schedule(pre, study),
+            log_every=s.get("log_every"),
         )
         for seed in s["seeds"]
         for p in points
