@@ -300,7 +300,8 @@ def test_report_shows_figures_claims_and_tables_in_a_browser(smoke_project, tmp_
     url = (smoke_project / "report.html").as_uri()
     figs = smoke_project / "paper_figures" / "smoke"
     figures = sorted(p.name.removesuffix(".pdf") for p in figs.glob("*.pdf"))
-    tables = ("table_bounds", "table_poincare")
+    tables = sorted(p.stem for p in figs.glob("table_*.csv"))  # every table the preset makes
+    assert {"table_bounds", "table_poincare", "table_terminal_phase"} <= set(tables)
     shown_as_html = {  # item -> what its rendered page must say: every claim, the tables' columns
         "claims": list(pd.read_csv(figs / "claims.csv").claim),
         **{t: list(pd.read_csv(figs / f"{t}.csv").columns) for t in tables},
