@@ -21,10 +21,15 @@ def claims_table_lines(claims_md: str) -> list[str]:
     return rows
 
 
+def block_markers(name: str) -> tuple[str, str]:
+    """The comments that open and close README's generated block ``name``."""
+    return f"<!-- {name} -->", f"<!-- /{name} -->"
+
+
 def splice(readme: str, name: str, table_lines: list[str], source: str) -> str:
     """``readme`` with its block ``<!-- name -->`` ... ``<!-- /name -->`` replaced by a note
     naming ``source`` and the Markdown ``table_lines``."""
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    start, end = block_markers(name)
     if readme.count(start) != 1 or readme.count(end) != 1:
         raise ValueError(f"README needs exactly one '{start}' ... '{end}' block")
     head, rest = readme.split(start)
@@ -76,7 +81,7 @@ def update_readme(
     readme_path, claims_path = Path(readme_path), Path(claims_path)
     old = readme_path.read_text()
     notes = []
-    if f"<!-- claims:{preset} -->" in old:
+    if block_markers(f"claims:{preset}")[0] in old:
         new = splice_claims(old, claims_path.read_text(), preset, str(claims_path))
     else:
         new = old

@@ -276,7 +276,7 @@ def pretrain(
         initial=start,
         total=spec.steps,
     )
-    steps_done = spec.steps
+    steps_done, log_every = spec.steps, spec.log_interval(train_cfg)
     for step in bar:
         model.train()
         idx = torch.randperm(n, generator=_generator(spec.seed, step))[:bs].to(device)
@@ -293,7 +293,7 @@ def pretrain(
         for group in opt.param_groups:
             group["lr"] = learning_rate(spec.lr, step, spec.steps, spec.lr_schedule)
         opt.step()
-        if step % spec.log_interval(train_cfg) == 0 or step == spec.steps:
+        if step % log_every == 0 or step == spec.steps:
             log(step)
             bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{rows[-2]['accuracy']:.3f}")
             if progress and bar.disable:  # not a terminal: one plain line per logged step
