@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from gcnc.claims.central import CENTRAL, central_columns, central_table
-from gcnc.readme import central_blocks, splice_central, update_readme
+from gcnc.readme import central_blocks, splice_central, table_columns, update_readme
 from tests.markdown_tables import rendered_tables
 
 LR_NC = "higher learning rate lowers NC"
@@ -76,12 +76,46 @@ def test_splice_refreshes_blocks_from_the_presets_with_results_and_names_the_oth
     assert splice_central(nothing, tmp_path) == unchanged
 
 
+def test_splice_keeps_the_columns_of_a_preset_not_run_here(tmp_path):
+    """A fresh clone has quick's results but not standard's (hours to run): `make readme` there
+    refreshes quick's columns and keeps the standard columns README recorded."""
+    groups = ["fm x vgg (cosine LR, 15000 steps)", "fm x vgg (cosine LR, 5000 steps)"]
+    _write(tmp_path / "ran", "quick", ["fm x vgg (cosine LR, 1500 steps)"], 0.96)
+    _write(tmp_path / "ran", "standard", groups, -0.5)
+    block = "<!-- central:quick+standard -->\nx\n<!-- /central:quick+standard -->\n"
+    recorded, _ = splice_central(block, tmp_path / "ran")
+    standard = {h: c for h, c in table_columns(recorded.splitlines()).items() if "standard" in h}
+    labels = ["standard: cosine LR, 1500 steps", "standard: cosine LR, 1500 steps, batchnorm=False"]
+    assert list(standard) == labels
+    assert standard[labels[1]]["higher LR lowers NC"] == "**NO** -0.50 [-0.70, -0.30]"
+
+    _write(tmp_path / "fresh", "quick", ["fm x vgg (cosine LR, 1500 steps)"], 0.3)
+    out, incomplete = splice_central(recorded, tmp_path / "fresh")
+    columns = table_columns(out.splitlines())
+    assert incomplete == ["central:quick+standard (standard not run here)"]
+    assert columns["quick"]["higher LR lowers NC"] == "**NO** 0.30 [0.10, 0.50]"
+    assert {h: c for h, c in columns.items() if h != "quick"} == standard
+    assert "`standard`: columns kept from this README" in out
+    assert splice_central(out, tmp_path / "fresh")[0] == out
+
+
+def test_table_columns_reads_back_what_central_table_writes(tmp_path):
+    _write(tmp_path, "quick", ["fm x vgg (cosine LR, 1500 steps)"], 0.96)
+    columns = central_columns(["quick"], tmp_path)
+    columns["a | b"] = columns["quick"]  # a pipe in a label stays in its cell
+    read = table_columns(central_table(columns).splitlines())
+    assert list(read) == ["quick", "a \\| b"]
+    assert read["quick"]["higher LR lowers NC"] == "**NO** 0.96 [0.76, 1.00]"
+    assert len(read["quick"]) == len(CENTRAL)
+
+
 def test_update_readme_of_a_preset_without_claims_block_refreshes_central_only(tmp_path):
-    _write(tmp_path, "controls", ["fm x vgg (cosine LR, 1500 steps)"], -0.3)
+    _write(tmp_path, "controls", ["fm x vgg (cosine LR, 1500 steps)", "fm x vgg[bn]"], -0.3)
     (tmp_path / "paper_figures" / "controls" / "claims.md").write_text("| a |\n|---|\n| b |\n")
     readme = tmp_path / "README.md"
     readme.write_text("<!-- central:controls -->\nold\n<!-- /central:controls -->\n")
     claims_md = tmp_path / "paper_figures" / "controls" / "claims.md"
     changed, notes = update_readme(readme, claims_md, "controls")
-    assert changed and "old" not in readme.read_text() and "**NO** -0.30" in readme.read_text()
+    text = readme.read_text()
+    assert changed and "old" not in text and text.count("**NO** -0.30") == 2
     assert notes == ["has no claims block for controls ('<!-- claims:controls -->'): left out"]

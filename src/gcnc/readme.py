@@ -4,7 +4,8 @@
   ``paper_figures/<preset>/claims.md`` (:func:`splice_claims`);
 - ``<!-- central:<preset>+<preset>... -->`` ... ``<!-- /central:... -->``: the central claims
   side by side (:mod:`gcnc.claims.central`), refreshed from the presets it names that have their
-  claims.csv and plan.csv here; the others are named under the table as not run here.
+  claims.csv and plan.csv here; a preset not run here keeps the columns README already has for it
+  (results recorded by the checkout that ran it: `standard` takes hours), said so under the table.
 """
 
 from __future__ import annotations
@@ -48,11 +49,39 @@ def central_blocks(readme: str) -> list[list[str]]:
     return [m.split("+") for m in re.findall(r"<!-- central:([\w+]+) -->", readme)]
 
 
+def block_lines(readme: str, name: str) -> list[str]:
+    """The lines between README's markers of block ``name`` (empty where it has none)."""
+    start, end = block_markers(name)
+    if start not in readme or end not in readme:
+        return []
+    return readme.split(start)[1].split(end)[0].splitlines()
+
+
+def table_columns(lines: list[str]) -> dict[str, dict[str, str]]:
+    """``header -> {first cell -> cell}`` of the Markdown table in ``lines`` (escaped pipes kept
+    inside their cell)."""
+    rows = [
+        [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        for line in lines
+        if line.startswith("|") and not line.startswith("|---")
+    ]
+    if not rows:
+        return {}
+    header, body = rows[0], rows[1:]
+    return {h: {row[0]: row[i] for row in body} for i, h in enumerate(header) if i > 0}
+
+
+def of_preset(header: str, preset: str) -> bool:
+    """Whether a central-table column header names ``preset`` ('standard', 'standard: ...')."""
+    return header == preset or header.startswith(f"{preset}: ")
+
+
 def splice_central(readme: str, root: Path) -> tuple[str, list[str]]:
     """``readme`` with every central block refreshed from those of its presets that have results
-    here (the others named under the table); and the blocks with a preset missing, as
+    here, keeping the columns the block already has for the others (or naming them under the
+    table where it has none); and the blocks with a preset missing, as
     'central:<presets> (<missing> not run here)'."""
-    from gcnc.claims.central import central_columns, central_table
+    from gcnc.claims.central import central_cells, central_columns, markdown_table
 
     incomplete = []
     for presets in central_blocks(readme):
@@ -63,11 +92,23 @@ def splice_central(readme: str, root: Path) -> tuple[str, list[str]]:
             incomplete.append(f"{name} ({', '.join(missing)} not run here)")
         if not present:
             continue
-        table = central_table(central_columns(present, root, len(presets) > 1)).splitlines()
-        for p in missing:
-            table += ["", f"`{p}`: no results in this checkout yet (`make run PRESET={p}`)."]
+        old = table_columns(block_lines(readme, name))
+        columns, notes = {}, []
+        for p in presets:
+            if p in present:
+                columns |= central_cells(central_columns([p], root, len(presets) > 1))
+            else:
+                kept = {h: cells for h, cells in old.items() if of_preset(h, p)}
+                columns |= kept
+                notes.append(
+                    f"`{p}`: columns kept from this README (its results are not in this "
+                    f"checkout; `make run PRESET={p}` regenerates them)."
+                    if kept
+                    else f"`{p}`: no results in this checkout yet (`make run PRESET={p}`)."
+                )
+        table = markdown_table(columns).splitlines()
         sources = ", ".join(f"paper_figures/{p}/claims.csv" for p in present)
-        readme = splice(readme, name, table, sources)
+        readme = splice(readme, name, table + [line for n in notes for line in ("", n)], sources)
     return readme, incomplete
 
 

@@ -54,18 +54,32 @@ def _cell(hit: pd.DataFrame) -> str:
     return f"{SHORT[row['verdict']]} {_number(row['value'])} {interval}"
 
 
-def central_table(columns: dict[str, tuple[pd.DataFrame, str]]) -> str:
-    """A Markdown table: one row per central claim, one column per ``label -> (claims table,
-    study group)``; each cell the verdict (yes / **NO** / ?), Spearman value and 95% interval."""
-    header = "| claim | " + " | ".join(md_cell(label) for label in columns) + " |"
-    lines = [header, "|---|" + "---|" * len(columns)]
-    for claim, short in CENTRAL:
-        cells = [
-            _cell(claims[(claims.claim == claim) & (claims.study == group)])
-            for claims, group in columns.values()
-        ]
-        lines.append(f"| {md_cell(short)} | " + " | ".join(cells) + " |")
+def central_cells(columns: dict[str, tuple[pd.DataFrame, str]]) -> dict[str, dict[str, str]]:
+    """``label -> {short claim -> cell}`` for ``label -> (claims table, study group)``; each cell
+    the verdict (yes / **NO** / ?), Spearman value and 95% interval."""
+    return {
+        label: {
+            short: _cell(claims[(claims.claim == claim) & (claims.study == group)])
+            for claim, short in CENTRAL
+        }
+        for label, (claims, group) in columns.items()
+    }
+
+
+def markdown_table(cells: dict[str, dict[str, str]]) -> str:
+    """A Markdown table: one row per central claim, one column per ``label -> {short claim ->
+    cell}`` (a claim a column lacks reads 'not recorded')."""
+    header = "| claim | " + " | ".join(md_cell(label) for label in cells) + " |"
+    lines = [header, "|---|" + "---|" * len(cells)]
+    for _, short in CENTRAL:
+        row = [column.get(short, "not recorded") for column in cells.values()]
+        lines.append(f"| {md_cell(short)} | " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def central_table(columns: dict[str, tuple[pd.DataFrame, str]]) -> str:
+    """The central claims' Markdown table of ``label -> (claims table, study group)``."""
+    return markdown_table(central_cells(columns))
 
 
 def protocol(row: pd.Series) -> str:
