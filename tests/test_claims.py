@@ -20,8 +20,11 @@ LRS = (0.01, 0.03, 0.1, 0.3, 1.0)
 CFG = {"bootstrap": 300, "seed": 0}
 
 
-def _study_rows(dataset: str, sign: int, offset: float, seeds=(0, 1)) -> list[dict]:
-    """Final training rows of an lr sweep: GC = offset + sign * 5 log10(lr) (+ seed jitter)."""
+def _study_rows(
+    dataset: str, sign: int, offset: float, seeds=(0, 1), steps=(0, 50, 100)
+) -> list[dict]:
+    """Training rows of an lr sweep logged at ``steps``: final GC = offset + sign * 5 log10(lr)
+    (+ seed jitter), reached linearly from 20 at the first step."""
     rows = []
     for lr in LRS:
         for seed in seeds:
@@ -30,8 +33,8 @@ def _study_rows(dataset: str, sign: int, offset: float, seeds=(0, 1)) -> list[di
             common |= {"task": "full", "lr": lr, "batch_size": 8, "weight_decay": 0.0}
             common |= {"gc_reg": 0.0, "seed": seed, "gc": gc, "geometric_collapse": gc / 2}
             common |= {"nc": gc / 10}
-            for step in (0, 50, 100):
-                late = step / 100
+            for step in steps:
+                late = step / steps[-1]
                 rows.append(
                     common
                     | {"split": "train", "step": step, "accuracy": 0.5}
@@ -102,11 +105,7 @@ def test_verdict_and_direction_follow_the_data(tmp_path, sign, verdict, directio
     assert (row.verdict, row.direction, row.n_runs) == (verdict, direction, 10)
     final = metrics[(metrics.split == "train") & (metrics.step == 100)]
     assert row.value == pytest.approx(spearmanr(final.lr, final.gc)[0])
-    order = _row(
-        table,
-        "higher learning rate lowers GC all along training (Fig. 1 curves keep their order)",
-        "d x a",
-    )
+    order = _row(table, ORDER, "d x a")
     assert order.verdict == verdict  # the curves keep (or invert) their order at every step
     assert _row(table, "NC falls along training (neural collapse)", "d x a").verdict == (
         "reproduced"
@@ -114,6 +113,27 @@ def test_verdict_and_direction_follow_the_data(tmp_path, sign, verdict, directio
     assert _row(table, "the GC estimate is stable under sampling", "d x a").verdict == "reproduced"
     cheap = _row(table, "sampled GC is cheap next to exact GC", "d x a")
     assert cheap.value == pytest.approx((10 + 2 * 5) / 100)  # a JVP costs two VJPs
+
+
+ORDER = "higher learning rate lowers GC all along training (Fig. 1 curves keep their order)"
+
+
+def test_curve_order_is_read_at_each_study_s_own_logged_steps(tmp_path):
+    """Studies log on their own intervals: each is judged on its steps, not on those all share."""
+    d = _study_rows("d", -1, 10, steps=(0, 50, 100))
+    e = _study_rows("e", -1, 10, steps=(0, 30, 60, 90))
+    e = [r for r in e if not (r["step"] == 30 and r["lr"] == 1.0 and r["seed"] == 0)]  # unlogged
+    table = claims_table(write_inputs(tmp_path, pd.DataFrame(d + e)), CFG, "d_lr0.1_s0")
+    for study in ("d x a", "e x a"):
+        row = _row(table, ORDER, study)
+        assert (row.verdict, row.value) == ("reproduced", 1.0)
+    # inverted at 60 in e: half of its logged steps (60, 90; 30 is not logged by every run)
+    for r in e:
+        if r["split"] == "train" and r["step"] == 60:
+            r["gc"] = 40 - r["gc"]
+    table = claims_table(write_inputs(tmp_path, pd.DataFrame(d + e), "2"), CFG, "d_lr0.1_s0")
+    assert _row(table, ORDER, "e x a").value == pytest.approx(0.5)
+    assert _row(table, ORDER, "d x a").value == 1.0
 
 
 def test_too_few_runs_is_inconclusive_but_keeps_its_direction(tmp_path):

@@ -60,25 +60,33 @@ def _trends(train: pd.DataFrame, metric: str) -> pd.DataFrame:
 def _along_training(
     train: pd.DataFrame, sweep: pd.DataFrame, knob: str
 ) -> tuple[pd.DataFrame, list[str]]:
-    """One row per run on ``knob``'s sweep row, its GC at each logged step after the first as
-    columns ``gc@<step>`` (steps every run logged)."""
+    """One row per run on ``knob``'s sweep row, its GC at each logged step as columns
+    ``gc@<step>``: per study, the steps after its first that all its runs logged (NaN at the
+    others: studies log on their own intervals)."""
     rows = train.merge(sweep[["run_id"]], on="run_id")
     if rows.empty:
         return rows, []
     wide = rows.pivot_table(index=["run_id", "group", knob], columns="step", values="gc")
-    wide = wide.loc[:, wide.columns > wide.columns.min()].dropna(axis=1)
+    studies = []
+    for _, study in wide.groupby(level="group"):
+        study = study.dropna(axis=1)
+        studies.append(study.loc[:, study.columns > study.columns.min()])
+    wide = pd.concat(studies)
+    wide = wide[sorted(wide.columns)]
     steps = [f"gc@{s}" for s in wide.columns]
     wide.columns = steps
     return wide.reset_index(), steps
 
 
 def _share_ordered(knob: str, steps: list[str], sign: int):
-    """Statistic: the share of ``steps`` at which Spearman(knob, GC) has the sign ``sign``."""
+    """Statistic: the share of the study's ``steps`` (those its runs logged) at which
+    Spearman(knob, GC) has the sign ``sign``."""
 
     def stat(d) -> float:
-        if not steps or np.ptp(d[knob]) == 0:
+        logged = [s for s in steps if np.isfinite(d[s]).all()]
+        if not logged or np.ptp(d[knob]) == 0:
             return float("nan")
-        rho = np.array([spearman(knob, s)(d) for s in steps])
+        rho = np.array([spearman(knob, s)(d) for s in logged])
         return float(np.mean(np.sign(rho) == sign)) if np.isfinite(rho).all() else float("nan")
 
     return stat
