@@ -27,14 +27,22 @@ def block_markers(name: str) -> tuple[str, str]:
     return f"<!-- {name} -->", f"<!-- /{name} -->"
 
 
-def splice(readme: str, name: str, table_lines: list[str], source: str) -> str:
-    """``readme`` with its block ``<!-- name -->`` ... ``<!-- /name -->`` replaced by a note
-    naming ``source`` and the Markdown ``table_lines``."""
+def block_parts(readme: str, name: str) -> tuple[str, str, str]:
+    """``readme`` before block ``name``'s opening marker, between its markers, after its closing
+    one; ``ValueError`` unless README has exactly one such block."""
     start, end = block_markers(name)
     if readme.count(start) != 1 or readme.count(end) != 1:
         raise ValueError(f"README needs exactly one '{start}' ... '{end}' block")
     head, rest = readme.split(start)
-    _, tail = rest.split(end)
+    body, tail = rest.split(end)
+    return head, body, tail
+
+
+def splice(readme: str, name: str, table_lines: list[str], source: str) -> str:
+    """``readme`` with its block ``<!-- name -->`` ... ``<!-- /name -->`` replaced by a note
+    naming ``source`` and the Markdown ``table_lines``."""
+    start, end = block_markers(name)
+    head, _, tail = block_parts(readme, name)
     block = [start, f"<!-- generated from {source} by `make readme`; do not edit -->", ""]
     return head + "\n".join(block + table_lines + ["", end]) + tail
 
@@ -47,14 +55,6 @@ def splice_claims(readme: str, claims_md: str, preset: str, source: str) -> str:
 def central_blocks(readme: str) -> list[list[str]]:
     """The preset lists of README's central-claims blocks, in order."""
     return [m.split("+") for m in re.findall(r"<!-- central:([\w+]+) -->", readme)]
-
-
-def block_lines(readme: str, name: str) -> list[str]:
-    """The lines between README's markers of block ``name`` (empty where it has none)."""
-    start, end = block_markers(name)
-    if start not in readme or end not in readme:
-        return []
-    return readme.split(start)[1].split(end)[0].splitlines()
 
 
 def table_columns(lines: list[str]) -> dict[str, dict[str, str]]:
@@ -92,7 +92,7 @@ def splice_central(readme: str, root: Path) -> tuple[str, list[str]]:
             incomplete.append(f"{name} ({', '.join(missing)} not run here)")
         if not present:
             continue
-        old = table_columns(block_lines(readme, name))
+        old = table_columns(block_parts(readme, name)[1].splitlines())
         columns, notes = {}, []
         for p in presets:
             if p in present:
