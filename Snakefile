@@ -51,5 +51,5 @@ onsuccess:
     from gcnc.claims.report import console_summary
 
     if os.path.exists(f"{FIGS}/claims.csv") and not workflow.dryrun:
-        summary = console_summary(f"{FIGS}/claims.csv", FIGS, PRESET)
+        summary = console_summary(f"{FIGS}/claims.csv", f"{RES}/plan.csv", FIGS, PRESET)
         print(f"\n{summary}", file=sys.stderr)

@@ -26,13 +26,13 @@ import torch
 
 from gcnc.config import load_config, study_runs
 from gcnc.data import load_prepared, prepare_dataset
-from gcnc.training import pretrain
+from gcnc.pretrain import pretrain
 
 CHILD = """
 import json, sys, torch
 from gcnc.config import RunSpec
 from gcnc.data import load_prepared
-from gcnc.training import pretrain
+from gcnc.pretrain import pretrain
 torch.set_num_threads(1)
 spec, preset, data_dir, out = json.loads(sys.argv[1])
 pretrain(RunSpec(**spec), load_prepared(data_dir), preset, out, progress=False)

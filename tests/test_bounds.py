@@ -10,7 +10,7 @@ import pytest
 from gcnc.bounds import bounds_table, constants, prop41, prop43
 from gcnc.config import RunSpec
 from gcnc.poincare import poincare_table
-from gcnc.training import pretrain
+from gcnc.pretrain import pretrain
 
 
 def test_prop43_terms():

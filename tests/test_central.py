@@ -16,20 +16,18 @@ def _write(root, preset: str, groups: list[str], value: float) -> None:
     (root / "paper_figures" / preset).mkdir(parents=True)
     (root / "results" / preset).mkdir(parents=True)
     rows = [
-        dict(claim=LR_NC, study=g, statistic="Spearman(lr, nc)", value=value)
-        | dict(ci_low=value - 0.2, ci_high=min(value + 0.2, 1.0), verdict="not reproduced")
+        dict(claim=LR_NC, study=g, kind="paper", note="", effect=value, p_adj=0.004)
+        | dict(effect_low=value - 0.2, effect_high=min(value + 0.2, 1.0), verdict="not reproduced")
         for g in groups
     ]
     rows.append(
-        dict(claim=CENTRAL[0][0], study=groups[0], statistic="Spearman(lr, gc): too few runs")
-        | dict(value=float("nan"), ci_low=float("nan"), ci_high=float("nan"))
-        | dict(verdict="inconclusive")
+        dict(claim=CENTRAL[0][0], study=groups[0], kind="paper", effect=float("nan"))
+        | dict(note="not testable: exact (best attainable p 0.22)", p_adj=float("nan"))
+        | dict(effect_low=float("nan"), effect_high=float("nan"), verdict="inconclusive")
     )
     pd.DataFrame(rows).to_csv(root / "paper_figures" / preset / "claims.csv", index=False)
-    protocol = dict(lr_schedule="cosine", steps=1500, model=None)
-    plan = [dict(study="fig1", dataset="fm", group=g) | protocol for g in groups]
-    plan[-1] |= dict(model="batchnorm=False")
-    plan.append(dict(study="x", dataset="gaussians", group="gaussians x mlp") | protocol)
+    plan = [dict(study="fig1", dataset="fm", group=g) for g in groups]
+    plan.append(dict(study="x", dataset="gaussians", group="gaussians x mlp (cosine LR, 9 steps)"))
     pd.DataFrame(plan).to_csv(root / "results" / preset / "plan.csv", index=False)
 
 
@@ -39,14 +37,20 @@ def test_one_group_per_preset_is_labelled_by_the_preset(tmp_path):
     table = central_table(central_columns(["quick", "standard"], tmp_path))
     rows = {r[0]: r[1:] for r in rendered_tables(table)[0][1:]}
     assert rendered_tables(table)[0][0] == ["claim", "quick", "standard"]
-    assert rows["higher LR lowers NC"] == ["**NO** 0.96 [0.76, 1.00]", "**NO** 0.50 [0.30, 0.70]"]
+    assert rows["higher LR lowers NC"] == [
+        "**NO** 0.96 [0.76, 1.00] p=0.004",
+        "**NO** 0.50 [0.30, 0.70] p=0.004",
+    ]
     assert rows["higher LR lowers GC"] == ["too few runs", "too few runs"]
     assert rows["GC penalty lowers NC"] == ["not run", "not run"]
     assert len(rows) == len(CENTRAL)
 
 
 def test_several_groups_are_labelled_by_how_they_trained(tmp_path):
-    groups = ["fm x vgg (cosine LR, 1500 steps)", "fm x vgg[batchnorm=False] (cosine...)"]
+    groups = [
+        "fm x vgg (cosine LR, 1500 steps)",
+        "fm x vgg[batchnorm=False] (cosine LR, 1500 steps)",
+    ]
     _write(tmp_path, "controls", groups, -0.3)
     _write(tmp_path, "quick", ["fm x vgg (cosine LR, 1500 steps)"], 0.96)
     columns = central_columns(["controls"], tmp_path)
@@ -85,15 +89,15 @@ def test_splice_keeps_the_columns_of_a_preset_not_run_here(tmp_path):
     block = "<!-- central:quick+standard -->\nx\n<!-- /central:quick+standard -->\n"
     recorded, _ = splice_central(block, tmp_path / "ran")
     standard = {h: c for h, c in table_columns(recorded.splitlines()).items() if "standard" in h}
-    labels = ["standard: cosine LR, 1500 steps", "standard: cosine LR, 1500 steps, batchnorm=False"]
+    labels = ["standard: cosine LR, 15000 steps", "standard: cosine LR, 5000 steps"]
     assert list(standard) == labels
-    assert standard[labels[1]]["higher LR lowers NC"] == "**NO** -0.50 [-0.70, -0.30]"
+    assert standard[labels[1]]["higher LR lowers NC"] == "**NO** -0.50 [-0.70, -0.30] p=0.004"
 
     _write(tmp_path / "fresh", "quick", ["fm x vgg (cosine LR, 1500 steps)"], 0.3)
     out, incomplete = splice_central(recorded, tmp_path / "fresh")
     columns = table_columns(out.splitlines())
     assert incomplete == ["central:quick+standard (standard not run here)"]
-    assert columns["quick"]["higher LR lowers NC"] == "**NO** 0.30 [0.10, 0.50]"
+    assert columns["quick"]["higher LR lowers NC"] == "**NO** 0.30 [0.10, 0.50] p=0.004"
     assert {h: c for h, c in columns.items() if h != "quick"} == standard
     assert "`standard`: columns kept from this README" in out
     assert splice_central(out, tmp_path / "fresh")[0] == out
@@ -105,7 +109,7 @@ def test_table_columns_reads_back_what_central_table_writes(tmp_path):
     columns["a | b"] = columns["quick"]  # a pipe in a label stays in its cell
     read = table_columns(central_table(columns).splitlines())
     assert list(read) == ["quick", "a \\| b"]
-    assert read["quick"]["higher LR lowers NC"] == "**NO** 0.96 [0.76, 1.00]"
+    assert read["quick"]["higher LR lowers NC"] == "**NO** 0.96 [0.76, 1.00] p=0.004"
     assert len(read["quick"]) == len(CENTRAL)
 
 

@@ -22,7 +22,7 @@ from gcnc.metrics import (
 )
 from gcnc.metrics.collapse import class_stats, metric_status
 from gcnc.models import build_model
-from gcnc.training import pretrain
+from gcnc.pretrain import pretrain
 
 
 def brute(f: np.ndarray, y: np.ndarray):

@@ -13,7 +13,8 @@ import torch
 from gcnc import compute as C
 from gcnc.config import RunSpec
 from gcnc.models import build_model
-from gcnc.training import KEEP_CHECKPOINTS, train_loss
+from gcnc.pretrain import KEEP_CHECKPOINTS
+from gcnc.training import train_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from gcnc import fewshot, gc_sampling, training
+from gcnc import fewshot, gc_sampling, pretrain, training
 from gcnc.config import RunSpec
 from gcnc.fewshot import evaluate_transfer, sample_episodes, save_episodes
 from gcnc.metrics import (
@@ -139,8 +139,8 @@ def run_spec(**kw) -> RunSpec:
 def test_pretrain_on_device_and_resume(digits, config, tmp_path, monkeypatch):
     preset = copy.deepcopy(config["presets"]["smoke"])
     preset["training"].update(log_every=3, checkpoint_every=2, eval_examples=40)
-    training.pretrain(run_spec(), digits, preset, tmp_path / "cpu", progress=False)
-    monkeypatch.setattr(training, "resolve_device", lambda name: DEVICE)
+    pretrain.pretrain(run_spec(), digits, preset, tmp_path / "cpu", progress=False)
+    monkeypatch.setattr(pretrain, "resolve_device", lambda name: DEVICE)
     original, calls = torch.optim.SGD.step, {"n": 0}
 
     def dying_step(self, *args, **kwargs):
@@ -152,9 +152,9 @@ def test_pretrain_on_device_and_resume(digits, config, tmp_path, monkeypatch):
     with PretendDevice():
         monkeypatch.setattr(torch.optim.SGD, "step", dying_step)
         with pytest.raises(KeyboardInterrupt):
-            training.pretrain(run_spec(), digits, preset, tmp_path / "dev", progress=False)
+            pretrain.pretrain(run_spec(), digits, preset, tmp_path / "dev", progress=False)
         monkeypatch.setattr(torch.optim.SGD, "step", original)
-        training.pretrain(run_spec(), digits, preset, tmp_path / "dev", progress=False)
+        pretrain.pretrain(run_spec(), digits, preset, tmp_path / "dev", progress=False)
     timing = ["wall_time", "log_seconds", "device"]
     a, b = (pd.read_csv(tmp_path / d / "metrics.csv") for d in ("cpu", "dev"))
     assert set(a.device) == {"cpu"} and set(b.device) == {"meta"}

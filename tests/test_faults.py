@@ -22,7 +22,7 @@ import torch
 
 from gcnc.data import DataCorruptError, load_prepared
 from gcnc.locks import lock_files, snakemake_processes, unlock_if_stale
-from gcnc.training import pretrain
+from gcnc.pretrain import pretrain
 from tests.test_training import same_run, spec
 from tests.test_workflow import DETERMINISTIC_TABLES, ENV, ROOT, copy_project, run
 
@@ -168,20 +168,19 @@ def test_diverged_run_few_shot_rows_are_flagged_and_left_out(digits, tmp_path):
 
 def test_claims_leave_out_diverged_runs(tmp_path):
     from gcnc.claims import claims_table
-    from tests.test_claims import _study_rows, write_inputs
+    from gcnc.claims.catalogue import SOURCE_GC_TARGET_NC, knob_claim
+    from tests.claims_world import write_world
 
-    inputs = write_inputs(tmp_path, pd.DataFrame(_study_rows("d", -1, 10)))
+    inputs = write_world(tmp_path)
     runs = pd.read_csv(inputs["runs"])
-    runs.loc[runs.run_id.str.startswith("d_lr0.01_"), "status"] = "diverged"
+    runs.loc[runs.run_id.str.contains("_lr~0.01_"), "status"] = "diverged"  # 3 seeds
     runs.to_csv(inputs["runs"], index=False)
-    fewshot = runs[["run_id"]].assign(status="ok", source_gc=range(10), target_nc=range(10))
-    fewshot = fewshot.assign(dataset="d", arch="a", task="full", lr=0.1, batch_size=8)
-    fewshot = fewshot.assign(weight_decay=0.0, gc_reg=0.0, shot=5, classifier="ncm", accuracy=0.5)
-    fewshot.loc[9, "status"] = "diverged"  # its own few-shot rows say so
+    fewshot = pd.read_csv(inputs["fewshot"])
+    fewshot.loc[fewshot.run_id.str.contains("_lr~0.2_").idxmax(), "status"] = "diverged"
     fewshot.to_csv(inputs["fewshot"], index=False)
     table = claims_table(inputs, {"bootstrap": 50, "seed": 0}, "x").set_index("claim")
-    assert table.loc["higher learning rate lowers embedding GC", "n_runs"] == 8
-    assert table.loc["lower pretraining GC gives lower target NC", "n_runs"] == 7
+    assert table.loc[knob_claim("lr", "gc").text, "n_runs"] == 6
+    assert table.loc[SOURCE_GC_TARGET_NC.text, "n_runs"] == 21 - 3 - 1
 
 
 def test_diverged_fig2_model_stops_gc_sampling_naming_the_run(digits, prepared_dir, tmp_path):

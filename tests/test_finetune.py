@@ -175,11 +175,12 @@ def _table(runs: int) -> pd.DataFrame:
 
 def _plan(table: pd.DataFrame) -> pd.DataFrame:
     """Every run of ``table`` in one comparison group."""
-    return pd.DataFrame({"run_id": table.run_id.unique(), "group": "d x a (source classes)"})
+    runs = table.drop_duplicates("run_id")
+    return pd.DataFrame({"run_id": runs.run_id, "seed": runs.seed, "group": "d x a (source)"})
 
 
 def test_finetune_claims_rows():
-    c = Claims(n_boot=50, seed=0)
+    c = Claims(seed=0, kinds={}, n_boot=50)
     finetune_claims(c, _table(8), _plan(_table(8)))
     table = c.table().set_index("claim")
     assert table.loc["SCL FT trains far fewer parameters than full FT", "verdict"] == "reproduced"
@@ -187,9 +188,9 @@ def test_finetune_claims_rows():
         "reproduced"
     )
     row = table.loc["lower target NC1 gives higher accuracy across modes and units (Li et al. C8)"]
-    assert row["verdict"] == "reproduced" and row["value"] < -0.8
+    assert row["verdict"] == "reproduced" and row["effect"] < -0.8 and row["kind"] == "extension"
     assert any("bridge" in claim for claim in table.index)
-    empty = Claims(n_boot=10, seed=0)
+    empty = Claims(seed=0, kinds={}, n_boot=10)
     finetune_claims(empty, _table(0).reindex(columns=_table(1).columns), _plan(_table(1)))
     assert (empty.table().verdict == "inconclusive").all()
 

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from gcnc import gc_sampling, training
+from gcnc import evaluation, gc_sampling, training
 from gcnc.config import RunSpec
 from gcnc.data.prepared import Split
 from gcnc.metrics import embedding_gc
@@ -35,8 +35,8 @@ def model(digits):
 def test_heldout_reference_is_disjoint_from_the_pool(model, digits):
     split = digits.view("full", "train")
     table = gc_sampling.sampling_study(model, split, CFG)
-    pool = training.eval_subset(split, 30, balanced=False)
-    both = training.eval_subset(split, 80, balanced=False)
+    pool = evaluation.eval_subset(split, 30, balanced=False)
+    both = evaluation.eval_subset(split, 80, balanced=False)
     assert torch.equal(both.x[:30], pool.x)  # the pool is a prefix, the reference the rest
     held = both.x[30:]
     assert not (held[:, None] == pool.x[None]).flatten(2).all(2).any()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from gcnc import gc_sampling, training
+from gcnc import gc_sampling, pretrain
 from gcnc.config import RunSpec
 from gcnc.fewshot import evaluate_transfer
 from gcnc.metrics import path_slope
@@ -77,7 +77,7 @@ def test_pretrain_on_cuda_matches_cpu(digits, config, tmp_path):
     preset = copy.deepcopy(config["presets"]["smoke"])
     preset["training"].update(log_every=3, checkpoint_every=2, eval_examples=40)
     for device in ("cpu", CUDA):
-        summary = training.pretrain(
+        summary = pretrain.pretrain(
             run_spec(), digits, {**preset, "device": device}, tmp_path / device, progress=False
         )
         assert summary["status"] == "ok"
@@ -96,7 +96,7 @@ def test_pretrain_on_cuda_matches_cpu(digits, config, tmp_path):
     for c in ckpts[1:]:
         c.unlink()
     (tmp_path / CUDA / "metrics.csv").unlink()
-    training.pretrain(
+    pretrain.pretrain(
         run_spec(), digits, {**preset, "device": CUDA}, tmp_path / CUDA, progress=False
     )
     c = pd.read_csv(tmp_path / CUDA / "metrics.csv").drop(columns=drop)
@@ -110,7 +110,7 @@ def test_gc_regularised_step_updates_batchnorm_once_on_cuda(digits, config, tmp_
     )  # fmt: skip
     preset = copy.deepcopy(config["presets"]["smoke"]) | {"device": CUDA}
     preset["training"]["eval_examples"] = 60
-    training.pretrain(spec, digits, preset, tmp_path, progress=False)
+    pretrain.pretrain(spec, digits, preset, tmp_path, progress=False)
     final = torch.load(tmp_path / "final.pt", map_location="cpu", weights_only=True)
     counts = {int(v) for k, v in final.items() if k.endswith("num_batches_tracked")}
     assert counts == {1}

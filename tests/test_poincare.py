@@ -82,28 +82,30 @@ def test_variance_lower_bound_closed_forms():
 
 
 def test_network_estimates_use_train_rows_with_exact_gc():
-    """Estimator 1 (max NC / GCol) reads every run's train rows; estimator 2 (per class) only
-    full-task runs, whose class labels are the dataset's."""
+    """Estimator 1 (max NC / GCol, "the paper's c") reads every run's train rows after its
+    initialisation; estimator 2 (per class) only full-task runs, whose class labels are the
+    dataset's. The initialisation (each run's first logged step; NC 1000, GCol 1 here) never
+    enters, exact GC or not."""
     metrics = pd.DataFrame(
         {
-            "run_id": ["a", "a", "b", "a"],
-            "step": [10, 10, 10, 5],
+            "run_id": ["a", "a", "b", "a", "a", "b"],
+            "step": [10, 10, 10, 5, 0, 0],
             "dataset": "d",
-            "task": ["full", "full", "source", "full"],
-            "split": ["train", "test", "train", "train"],
-            "gc_estimator": ["exact", "exact", "exact", "hutchinson"],
-            "nc": [1.0, 50.0, 90.0, 70.0],
-            "geometric_collapse": [4.0, 1.0, 1.0, 1.0],
+            "task": ["full", "full", "source", "full", "full", "source"],
+            "split": ["train", "test", "train", "train", "train", "train"],
+            "gc_estimator": ["exact", "exact", "exact", "hutchinson", "exact", "exact"],
+            "nc": [1.0, 50.0, 90.0, 70.0, 1000.0, 1000.0],
+            "geometric_collapse": [4.0, 1.0, 1.0, 1.0, 1.0, 1.0],
         }
     )
     classes = pd.DataFrame(
         {
-            "run_id": ["a", "a", "a", "b", "a"],
-            "step": [10, 10, 10, 10, 5],
-            "split": ["train", "train", "test", "train", "train"],
-            "class": [0, 1, 1, 0, 1],
-            "variance": [2.0, 3.0, 30.0, 100.0, 70.0],
-            "gc": [4.0, 2.0, 1.0, 1.0, 1.0],
+            "run_id": ["a", "a", "a", "b", "a", "a"],
+            "step": [10, 10, 10, 10, 5, 0],
+            "split": ["train", "train", "test", "train", "train", "train"],
+            "class": [0, 1, 1, 0, 1, 1],
+            "variance": [2.0, 3.0, 30.0, 100.0, 70.0, 900.0],
+            "gc": [4.0, 2.0, 1.0, 1.0, 1.0, 1.0],
         }
     )
     rows = pd.DataFrame(network_estimates(metrics, classes)).set_index(["method", "class"])
@@ -117,13 +119,14 @@ def test_network_estimates_use_train_rows_with_exact_gc():
     assert rows.loc[("network_test_functions", "1"), "estimate"] == 70.0
     # a diverged run and a checkpoint with coinciding class means are left out
     runs = pd.DataFrame({"run_id": ["a", "b"], "status": ["ok", "diverged"]})
-    metrics["gc_estimator"] = ["exact", "exact", "exact", "hutchinson"]
+    metrics["gc_estimator"] = ["exact", "exact", "exact", "hutchinson", "exact", "exact"]
     metrics["metric_status"] = "ok"
     rows = pd.DataFrame(network_estimates(metrics, classes, runs)).set_index(["method", "class"])
     assert rows.loc[("paper_nc_over_gcol", "max"), "estimate"] == 0.25
     runs["status"] = ["diverged", "ok"]
     only_b = network_estimates(metrics, classes, runs)  # run b is a source-task run
     assert [(r["method"], r["estimate"]) for r in only_b] == [("paper_nc_over_gcol", 90.0)]
+    assert only_b[0]["checkpoints"].startswith("max over 1 training-set checkpoints of 1 runs")
     metrics.loc[[0, 2], "metric_status"] = "coincident_means"
     assert network_estimates(metrics, classes) == []
 
@@ -164,3 +167,34 @@ def test_common_constant_is_known_only_when_every_class_is(prepared_dir, tmp_pat
     assert ritz.loc["max", "kind"] == "restricted_estimate" and np.isnan(
         ritz.loc["max", "confidence"]
     )
+
+
+def test_c_in_pixel_units_follows_the_input_scale():
+    """c carries the units of input variance: the same network read on standardised inputs
+    (u - m) / s and on the [0, 1] pixels u gives NC / GCol ratios that differ by s^2, the factor
+    :func:`gcnc.poincare.input_units` takes from the prepared data's recorded std."""
+    import torch
+
+    from gcnc.metrics.collapse import class_stats, geometric_collapse, neural_collapse
+    from gcnc.metrics.gc import per_example_gc
+    from gcnc.poincare import input_units
+
+    class Standardise(torch.nn.Module):
+        def forward(self, u: torch.Tensor) -> torch.Tensor:
+            return (u - mean) / std
+
+    torch.manual_seed(0)
+    mean, std = 0.29, 0.36
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    net = net.double()
+    u = torch.rand(60, 6, dtype=torch.float64)  # pixels in [0, 1]
+    y = torch.arange(60) % 3
+    stats = class_stats(net((u - mean) / std).detach(), y, 3)  # the same embedding both ways
+    ratios = []
+    for model, x in ((net, (u - mean) / std), (torch.nn.Sequential(Standardise(), net), u)):
+        gc = float(per_example_gc(model, x, estimator="exact").mean())
+        ratios.append(neural_collapse(stats) / geometric_collapse(gc, stats))
+    factor = input_units({"std": [std]})
+    assert factor == pytest.approx(std**2)
+    assert ratios[1] == pytest.approx(ratios[0] * factor, rel=1e-9)
+    assert np.isnan(input_units({}))  # data without a recorded std (synthetic): no conversion

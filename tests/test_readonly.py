@@ -8,10 +8,12 @@ import pytest
 import torch
 
 from gcnc.config import RunSpec
+from gcnc.evaluation import seeded_generator
 from gcnc.metrics.slope import path_slope
 from gcnc.metrics.snapshot import snapshot
 from gcnc.models import build_model
-from gcnc.training import _generator, model_for, pretrain
+from gcnc.pretrain import pretrain
+from gcnc.training import model_for
 
 K = 4
 
@@ -78,7 +80,8 @@ def test_training_step_with_gc_penalty_updates_batchnorm_once(digits, config, tm
     torch.manual_seed(spec.seed)
     ref = model_for(spec, digits).train()
     train = digits.view("full", "train")
-    idx = torch.randperm(train.x.shape[0], generator=_generator(spec.seed, 1))[: spec.batch_size]
+    generator = seeded_generator(spec.seed, 1)
+    idx = torch.randperm(train.x.shape[0], generator=generator)[: spec.batch_size]
     with torch.no_grad():
         ref(train.x[idx])
     for k, v in ref.state_dict().items():

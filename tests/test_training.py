@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from gcnc.config import RunSpec
-from gcnc.training import pretrain
+from gcnc.pretrain import pretrain
 
 COLUMNS = {
     "step",
@@ -185,7 +185,7 @@ def test_only_the_newest_checkpoints_are_kept(digits, config, tmp_path, monkeypa
 
 
 def _closed_form(schedule: str, lr: float, t: int, steps: int) -> float:
-    """The rate of SGD step t written out independently of gcnc.training.learning_rate."""
+    """The rate of SGD step t written out independently of gcnc.schedule.learning_rate."""
     if schedule == "cosine":
         return lr * (1 + math.cos(math.pi * (t - 1) / steps)) / 2
     if schedule == "step":
@@ -220,7 +220,7 @@ def test_schedule_sets_the_closed_form_rate_at_every_step(digits, config, monkey
 
 def test_eval_subset_is_fixed_and_class_balanced():
     from gcnc.data.prepared import Split
-    from gcnc.training import eval_subset
+    from gcnc.evaluation import eval_subset
 
     y = torch.tensor([0] * 50 + [1] * 30 + [2] * 3 + [3] * 1)
     x = torch.arange(len(y)).float()[:, None]
@@ -311,16 +311,16 @@ def test_regenerated_data_trains_fresh_only_when_the_data_differ(cfg, digits, tm
 def test_divergence_records_the_step_whose_loss_was_non_finite(
     digits, config, monkeypatch, tmp_path
 ):
-    from gcnc import training
+    from gcnc import pretrain as runner
 
-    real, calls = training.train_loss, {"n": 0}
+    real, calls = runner.train_loss, {"n": 0}
 
     def loss_inf_at_37(*args, **kwargs):
         calls["n"] += 1
         loss, total = real(*args, **kwargs)
         return (loss, total * float("inf")) if calls["n"] == 37 else (loss, total)
 
-    monkeypatch.setattr(training, "train_loss", loss_inf_at_37)
+    monkeypatch.setattr(runner, "train_loss", loss_inf_at_37)
     summary = pretrain(spec(), digits, config["presets"]["smoke"], tmp_path, progress=False)
     assert summary["status"] == "diverged" and summary["steps_done"] == 37
     assert pd.read_csv(tmp_path / "metrics.csv").step.max() == 20  # the last logged step
@@ -332,6 +332,7 @@ def test_channels_last_run_matches_the_default_layout_and_resumes(
     """A CPU image run trains in channels_last (gcnc.training.memory_format); its first steps
     agree with the default layout to float rounding (later, SGD amplifies the rounding, as with
     any change of summation order), and a killed run resumes to the identical result."""
+    import gcnc.pretrain as runner
     import gcnc.training as training
 
     preset = config["presets"]["smoke"]
@@ -346,7 +347,7 @@ def test_channels_last_run_matches_the_default_layout_and_resumes(
     short = RunSpec(**{**run.to_dict(), "steps": 2})
     pretrain(short, digits, preset, tmp_path / "short", progress=False)
     with monkeypatch.context() as plain:
-        plain.setattr(training, "memory_format", lambda *a: torch.contiguous_format)
+        plain.setattr(runner, "memory_format", lambda *a: torch.contiguous_format)
         pretrain(short, digits, preset, tmp_path / "plain", progress=False)
     pd.testing.assert_frame_equal(
         metrics(tmp_path / "short"), metrics(tmp_path / "plain"), rtol=1e-4, atol=1e-7

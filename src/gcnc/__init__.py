@@ -12,7 +12,8 @@ networks. The library needs torch (and torchvision for torchvision models and im
 The study (``pip install 'gcnc[study]'``, or ``make setup``) adds:
 
 - :mod:`gcnc.data` - dataset preparation (Section 5 class splits, synthetic ground truth)
-- :mod:`gcnc.training` - SGD pretraining with optional explicit GC regularisation (App. A.5.6)
+- :mod:`gcnc.pretrain` - SGD pretraining with optional explicit GC regularisation (App. A.5.6),
+  logged by :mod:`gcnc.evaluation`
 - :mod:`gcnc.poincare` - Poincare-constant estimation (Section 4.1)
 - :mod:`gcnc.bounds` - Propositions 4.1, 4.3 and 5.1 evaluated term by term
 - :mod:`gcnc.fewshot` - N-way K-shot transfer on unseen classes (Section 5, Fig. 4)

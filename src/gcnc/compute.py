@@ -31,7 +31,8 @@ from gcnc.config import RunSpec, study_runs
 from gcnc.gc_sampling import HELDOUT_EXAMPLES
 from gcnc.metrics.gc import GPU_ACTIVATION_BYTES, JVP_COST
 from gcnc.models import build_model
-from gcnc.training import KEEP_CHECKPOINTS, train_loss
+from gcnc.pretrain import KEEP_CHECKPOINTS
+from gcnc.training import train_loss
 
 H100_MEMORY_BYTES = 80 * 10**9  # free memory default_vjp_batch sees: budget min(8 GiB, 1/4)
 H100_EXACT = {"n": 256, "copies": 7, "seconds": 1.884}  # gcnc exact GC, ResNet-18 32x32
@@ -40,7 +41,7 @@ HOST_STEP_S = 0.4e-3  # host work per training step (minibatch randperm; measure
 SAFETY = 1.5  # runtime request / predicted GPU time
 STARTUP_MIN = 10  # imports, CUDA start-up, loading and normalising the arrays, final tables
 HOST_BASE_MB = 4000  # Python, torch and the CUDA libraries resident on the host
-SLOPE_EXAMPLES = 256  # path-slope batch of gcnc.training.pretrain
+SLOPE_EXAMPLES = 256  # path-slope batch of gcnc.evaluation.measure_step
 CHUNK = 512  # gc_terms chunk size
 
 # name: (train, test examples, input shape, classes, source classes, target classes)

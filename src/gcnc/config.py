@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,13 @@ from typing import Any
 import jsonschema
 import yaml
 
-from gcnc.validation import ConfigError, check_datasets, check_preset, non_finite
+from gcnc.validation import (
+    ConfigError,
+    check_datasets,
+    check_preset,
+    non_finite,
+    training_examples,
+)
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 RESOURCES_SCHEMA_PATH = SCHEMA_PATH.with_name("resources.schema.yaml")
@@ -41,6 +48,7 @@ class RunSpec:
     model: dict[str, int] = field(default_factory=dict)
     lr_schedule: str = "constant"
     log_every: int | None = None  # the study's own metric interval; None: the preset's
+    epochs: int | None = None  # the budget when the study sets it in epochs (steps derived)
 
     @property
     def model_label(self) -> str:
@@ -48,21 +56,28 @@ class RunSpec:
         return "".join(f"+{k}~{v}" for k, v in sorted(self.model.items()))
 
     @property
+    def budget(self) -> str:
+        """The training budget as the run id and the comparison group name it: ``steps~1500``
+        or, for a study budgeted in passes over the data, ``epochs~64``."""
+        return f"epochs~{self.epochs}" if self.epochs else f"steps~{self.steps}"
+
+    @property
     def run_id(self) -> str:
         """Readable, path-safe id naming every field: ``<dataset>-<arch><+option~value>-<task>
-        _lr~.._<schedule>_bs~.._wd~.._gc~.._steps~.._seed~..``."""
+        _lr~.._<schedule>_bs~.._wd~.._gc~.._<steps~.. or epochs~..>_seed~..``."""
         return (
             f"{self.dataset}-{self.arch}{self.model_label}-{self.task}"
             f"_lr~{self.lr:g}_{self.lr_schedule}_bs~{self.batch_size}_wd~{self.weight_decay:g}"
-            f"_gc~{self.gc_reg:g}_steps~{self.steps}_seed~{self.seed}"
+            f"_gc~{self.gc_reg:g}_{self.budget}_seed~{self.seed}"
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields (``log_every`` only where the study sets it, so that runs on the preset's
-        interval keep the settings, and checkpoint fingerprints, they had before the key)."""
+        """The fields (``log_every`` and ``epochs`` only where the study sets them, so that runs
+        without them keep the settings, and checkpoint fingerprints, they had before the keys)."""
         fields = asdict(self)
-        if self.log_every is None:
-            del fields["log_every"]
+        for key in ("log_every", "epochs"):
+            if fields[key] is None:
+                del fields[key]
         return fields
 
     def log_interval(self, training: dict[str, Any]) -> int:
@@ -240,6 +255,13 @@ def validate_config(config: dict[str, Any]) -> None:
     for pname, pre in config["presets"].items():
         for sname, study in pre["studies"].items():
             key = f"presets/{pname}/studies/{sname}"
+            if "epochs" in study and "steps" in study:
+                raise ConfigError(f"config key '{key}/epochs': set steps or epochs, not both")
+            if "log_every_epochs" in study and ("epochs" not in study or "log_every" in study):
+                raise ConfigError(
+                    f"config key '{key}/log_every_epochs': needs the budget in epochs, and no "
+                    "log_every"
+                )
             if study["dataset"] not in config["datasets"]:
                 raise ConfigError(
                     f"config key '{key}/dataset': unknown dataset '{study['dataset']}'"
@@ -270,33 +292,60 @@ def study_schedule(preset: dict[str, Any], study: str) -> str:
     return preset["studies"][study].get("lr_schedule", default)
 
 
-def study_runs(config: dict[str, Any], preset: str, study: str) -> list[RunSpec]:
-    """Runs of one study: its base point, plus the base with one knob changed per sweep value."""
-    pre = config["presets"][preset]
-    s = pre["studies"][study]
-    points = [dict(s["base"])]
+def study_points(study: dict[str, Any]) -> list[dict[str, Any]]:
+    """A study's grid points: its base point, plus the base with one knob changed per sweep
+    value; with ``lr_scales_with_batch`` each batch size trains at base lr * B / base B."""
+    base = study["base"]
+    points = [dict(base)]
     for knob in KNOBS:
-        for value in s.get("sweep", {}).get(knob, []):
-            point = dict(s["base"], **{knob: value})
+        for value in study.get("sweep", {}).get(knob, []):
+            point = dict(base, **{knob: value})
+            if study.get("lr_scales_with_batch") and knob == "batch_size":
+                point["lr"] = base["lr"] * value / base["batch_size"]
             if point not in points:
                 points.append(point)
+    return points
+
+
+def epochs_to_steps(epochs: float, examples: int, batch_size: int) -> int:
+    """SGD steps of ``epochs`` passes over ``examples`` in batches of ``batch_size``."""
+    return max(1, math.ceil(epochs * examples / batch_size))
+
+
+def study_runs(config: dict[str, Any], preset: str, study: str) -> list[RunSpec]:
+    """Runs of one study: every grid point (:func:`study_points`) for every seed. A budget in
+    ``epochs`` (and a ``log_every_epochs`` interval) becomes steps per batch size, from the
+    training examples of the study's task (:func:`gcnc.validation.training_examples`)."""
+    pre = config["presets"][preset]
+    s = pre["studies"][study]
+    task = s.get("task", "full")
+    examples = training_examples(config["datasets"][s["dataset"]], task)
+
+    def budget(bs: int) -> tuple[int, int | None]:
+        if "epochs" not in s:
+            return int(s.get("steps", pre["training"]["steps"])), s.get("log_every")
+        log = s.get("log_every_epochs")
+        every = epochs_to_steps(log, examples, bs) if log else s.get("log_every")
+        return epochs_to_steps(s["epochs"], examples, bs), every
+
     return [
         RunSpec(
             dataset=s["dataset"],
             arch=s["arch"],
-            task=s.get("task", "full"),
+            task=task,
             lr=float(p["lr"]),
             batch_size=int(p["batch_size"]),
             weight_decay=float(p["weight_decay"]),
             gc_reg=float(p["gc_reg"]),
             seed=seed,
-            steps=int(s.get("steps", pre["training"]["steps"])),
+            steps=budget(int(p["batch_size"]))[0],
             model=dict(s.get("model", {})),
             lr_schedule=study_schedule(pre, study),
-            log_every=s.get("log_every"),
+            log_every=budget(int(p["batch_size"]))[1],
+            epochs=s.get("epochs"),
         )
         for seed in s["seeds"]
-        for p in points
+        for p in study_points(s)
     ]
 
 

@@ -24,10 +24,10 @@ from torch import nn
 
 from gcnc.config import RunSpec
 from gcnc.data.prepared import Prepared
+from gcnc.evaluation import eval_subset, gc_estimator
 from gcnc.metrics.collapse import geometric_collapse, neural_collapse, pairwise_sq_distances
 from gcnc.metrics.gc import gc_terms
 from gcnc.metrics.snapshot import embed_and_logits, model_device
-from gcnc.training import eval_subset, gc_estimator
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 

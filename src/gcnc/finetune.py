@@ -35,10 +35,11 @@ from torch import nn
 
 from gcnc.config import RunSpec
 from gcnc.data.prepared import Prepared, Split
+from gcnc.evaluation import eval_subset
 from gcnc.metrics.collapse import nc1, neural_collapse, stable_rank
 from gcnc.metrics.snapshot import model_device
 from gcnc.models import EmbedClassifier, TransferNet, Unit, transfer_units, unit_channels
-from gcnc.training import eval_subset, learning_rate
+from gcnc.schedule import learning_rate
 
 MODES = ("linear_probe", "layer_ft", "scl_ft", "full_ft")
 PROBE_ITERS = 500  # L-BFGS iterations of the linear probe (it stops earlier once converged)

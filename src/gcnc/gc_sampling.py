@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from gcnc.data.prepared import Split
+from gcnc.evaluation import eval_subset
 from gcnc.metrics.gc import JVP_COST, embedding_gc, eval_mode, per_example_gc
 from gcnc.metrics.snapshot import model_device
-from gcnc.training import eval_subset
 
 HELDOUT_EXAMPLES = 1000  # default size of the held-out reference (capped by the split)
 
@@ -69,7 +69,7 @@ def heldout_reference(
     model: nn.Module, split: Split, pool: int, n: int
 ) -> tuple[float, float, int]:
     """Exact GC of the ``n`` training examples that follow the sampled pool in the fixed
-    evaluation order (:func:`gcnc.training.eval_subset`), so disjoint from it; its standard error
+    evaluation order (:func:`gcnc.evaluation.eval_subset`), so disjoint from it; its standard error
     over examples and the number of examples used (fewer when the split is short)."""
     both = eval_subset(split, pool + n, balanced=False)
     x = both.x[pool:].to(model_device(model))

@@ -23,10 +23,12 @@ PLAN_COLUMNS = [
     "is_base",
     "seed",
     "dataset",
+    "dataset_kind",
     "arch",
     "task",
     "lr_schedule",
     "steps",
+    "budget",
     "model",
     "group",
 ]
@@ -38,16 +40,32 @@ def model_options(spec: RunSpec) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(spec.model.items()))
 
 
-def study_group(spec: RunSpec) -> str:
+def budget_text(spec: RunSpec) -> str:
+    """'1500 steps' or '64 epochs'."""
+    unit, amount = spec.budget.split("~")
+    return f"{amount} {unit}"
+
+
+def study_group(spec: RunSpec, lr_scales_with_batch: bool = False) -> str:
     """The comparison group of a run: runs that differ in nothing but the knobs and the seed
-    (same dataset, architecture and model options, task, learning-rate schedule and steps) are
-    comparable; statistics never pool across groups."""
+    (same dataset, architecture and model options, task, learning-rate schedule and budget, in
+    steps or in epochs) are comparable; a sweep whose learning rate follows the batch size is a
+    design of its own. Statistics never pool across groups."""
     options = model_options(spec)
     classes = "source classes, " if spec.task == "source" else ""
+    coupled = ", LR proportional to batch size" if lr_scales_with_batch else ""
     return (
         f"{spec.dataset} x {spec.arch}{f'[{options}]' if options else ''} "
-        f"({classes}{spec.lr_schedule} LR, {spec.steps} steps)"
+        f"({classes}{spec.lr_schedule} LR, {budget_text(spec)}{coupled})"
     )
+
+
+def protocol_of(group: str) -> str:
+    """How a comparison group's runs were trained, read from its name (:func:`study_group`):
+    'cosine LR, 64 epochs[, LR proportional to batch size][, batchnorm=False]'."""
+    head, _, how = group.rpartition(" (")
+    options = head.split("[", 1)[1].rstrip("]") if "[" in head else ""
+    return ", ".join(filter(None, [how.rstrip(")").removeprefix("source classes, "), options]))
 
 
 def run_plan(config: dict[str, Any], preset: str) -> pd.DataFrame:
@@ -56,9 +74,12 @@ def run_plan(config: dict[str, Any], preset: str) -> pd.DataFrame:
     for name, study in config["presets"][preset]["studies"].items():
         knobs = [k for k in KNOBS if study.get("sweep", {}).get(k)]
         base = study["base"]
+        coupled = bool(study.get("lr_scales_with_batch"))
         for spec in study_runs(config, preset, name):
             run = spec.to_dict()
             changed = [k for k in KNOBS if run[k] != base[k]]
+            if coupled and "batch_size" in changed:  # its lr follows the batch size
+                changed.remove("lr")
             for knob in changed or knobs or [None]:
                 rows.append(
                     {
@@ -69,21 +90,24 @@ def run_plan(config: dict[str, Any], preset: str) -> pd.DataFrame:
                         "is_base": not changed,
                         "seed": spec.seed,
                         "dataset": spec.dataset,
+                        "dataset_kind": config["datasets"][spec.dataset]["kind"],
                         "arch": spec.arch,
                         "task": spec.task,
                         "lr_schedule": spec.lr_schedule,
                         "steps": spec.steps,
+                        "budget": budget_text(spec),
                         "model": model_options(spec),
-                        "group": study_group(spec),
+                        "group": study_group(spec, coupled),
                     }
                 )
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
 def with_group(frame: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` (rows with a ``run_id``) with each run's comparison group from the plan; rows
-    of runs the plan does not know are dropped."""
-    groups = plan[["run_id", "group"]].drop_duplicates("run_id")
+    """``frame`` (rows with a ``run_id``) with each run's comparison group from the plan: a run
+    shared by two designs (e.g. the base point of a sweep at fixed and at scaled learning rate)
+    appears once in each; rows of runs the plan does not know are dropped."""
+    groups = plan[["run_id", "group"]].drop_duplicates()
     return frame.drop(columns="group", errors="ignore").merge(groups, on="run_id")
 
 

@@ -12,8 +12,9 @@ by more than 30% in 1 draw out of 20 (measured for issue 17). Each row's ``kind`
   statement (the logged per-class aggregates do not allow one): sampling error can push it above c.
 - ``restricted_estimate``: a variational estimate over a fixed finite basis (not consistent).
 
-1. ``paper_nc_over_gcol`` (sample_ratio): the smallest c for which Prop. 4.1, NC <= c * GCol,
-   holds at every logged checkpoint - the paper's own procedure (c ~ 1000 on CIFAR-10).
+1. ``paper_nc_over_gcol`` (sample_ratio), "the paper's c": the smallest c for which Prop. 4.1,
+   NC <= c * GCol, holds at every logged checkpoint after initialisation
+   (:func:`paper_checkpoints`) - the paper's own procedure (c ~ 1000 on CIFAR-10, Sec. 4.1).
 2. ``network_test_functions`` (sample_ratio): max over trained embeddings and checkpoints (with
    exact GC) of Var_f(Q_i) / GC(f; Q_i), the inequality summed over the embedding's coordinates.
    A confidence bound would need per-example embeddings and Jacobian norms, which are not logged.
@@ -50,7 +51,7 @@ import scipy.linalg
 import scipy.stats
 
 from gcnc.constants import RITZ_DEGREE, RITZ_DIMS
-from gcnc.data.prepared import load_prepared
+from gcnc.data.prepared import load_prepared, read_meta
 
 RITZ_REPEATS = 5
 CONFIDENCE = 0.95
@@ -231,29 +232,42 @@ def data_estimates(name: str, path: str | Path, max_samples: int) -> list[dict[s
     return rows
 
 
+def paper_checkpoints(
+    metrics: pd.DataFrame, runs: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The training-set checkpoints "the paper's c" reads: every ok run's logged steps after its
+    first (the random initialisation), only those whose GC was computed exactly when the preset
+    logged any (a noisy GC estimate in the denominator would add its own upward selection bias;
+    ``paper`` logs Hutchinson estimates only and uses them all), and only where the geometry is
+    not degenerate (``metric_status``)."""
+    train = metrics[metrics.split == "train"]
+    if runs is not None:
+        train = train[train.run_id.isin(set(runs.loc[runs.status == "ok", "run_id"]))]
+    train = train[train.step > train.groupby("run_id").step.transform("min")]
+    exact = train.gc_estimator.eq("exact")
+    train = train[exact] if exact.any() else train
+    if "metric_status" in train:
+        train = train[train.metric_status.fillna("ok").eq("ok")]
+    return train
+
+
 def network_estimates(
     metrics: pd.DataFrame, class_metrics: pd.DataFrame, runs: pd.DataFrame | None = None
 ) -> list[dict[str, Any]]:
-    """Estimators 1 and 2 from the logged checkpoints (train split): estimator 1 from every run,
-    estimator 2 (per class) from ``task == full`` runs, whose class labels are the dataset's.
-
-    Only checkpoints whose GC was computed exactly are used when the preset logged any (a noisy
-    GC estimate in the denominator would add its own upward selection bias); a preset that logs
-    Hutchinson estimates only (``paper``) uses all of them. Runs whose status in ``runs``
-    (runs.csv) is not ``ok`` (diverged) are left out, and so are checkpoints whose
-    ``metric_status`` flags degenerate geometry (non-finite NC or geometric collapse).
-    """
+    """Estimators 1 and 2 from the logged checkpoints of :func:`paper_checkpoints`: estimator 1
+    (the paper's c, one definition for the claims, bounds, tables and Fig. 3) from every run,
+    estimator 2 (per class) from ``task == full`` runs, whose class labels are the dataset's."""
     rows = []
-    full = metrics[metrics.split == "train"]
-    if runs is not None:
-        full = full[full.run_id.isin(set(runs.loc[runs.status == "ok", "run_id"]))]
-    exact = full.gc_estimator.eq("exact")
-    full = full[exact] if exact.any() else full
-    if "metric_status" in full:
-        full = full[full.metric_status.fillna("ok").eq("ok")]
+    full = paper_checkpoints(metrics, runs)
     for name, grp in full.groupby("dataset"):
         ratio = (grp.nc / grp.geometric_collapse).replace([np.inf, -np.inf], np.nan)
-        rows.append(_row(name, "max", "paper_nc_over_gcol", "sample_ratio", float(ratio.max())))
+        row = _row(name, "max", "paper_nc_over_gcol", "sample_ratio", float(ratio.max()))
+        estimators = "/".join(sorted(set(grp.gc_estimator)))
+        row["checkpoints"] = (
+            f"max over {len(grp)} training-set checkpoints of {grp.run_id.nunique()} runs "
+            f"(steps after initialisation, {estimators} GC)"
+        )
+        rows.append(row)
     cm = class_metrics[class_metrics.split == "train"].merge(
         full.loc[full.task == "full", ["run_id", "step", "dataset"]].drop_duplicates(),
         on=["run_id", "step"],
@@ -265,6 +279,14 @@ def network_estimates(
     return rows
 
 
+def input_units(meta: dict[str, Any]) -> float:
+    """Factor from the network's input units to [0, 1] pixel units for a Poincare constant: c
+    carries the units of input variance, inputs are (x / scale - mean) / std, so c in [0, 1]
+    units is c * std^2 (the mean of std^2 over channels); NaN for data without a recorded std."""
+    std = meta.get("std")
+    return float(np.mean(np.square(std))) if std is not None else float("nan")
+
+
 def poincare_table(
     metrics: pd.DataFrame,
     class_metrics: pd.DataFrame,
@@ -273,7 +295,9 @@ def poincare_table(
     runs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """results/<preset>/poincare.csv: dataset, class, method, kind, estimate, point, confidence,
-    true_value (``kind`` and ``point``: module docstring; ``confidence`` only for lower bounds).
+    true_value (``kind`` and ``point``: module docstring; ``confidence`` only for lower bounds),
+    checkpoints (what the paper's c read), and every estimate converted from the network's input
+    units to [0, 1] pixel units (``c_unit_interval``) and 0-255 pixel units (``c_pixel_255``).
 
     ``datasets`` maps dataset names to their prepared folders; ``runs`` (runs.csv) gives each
     run's status: diverged runs are left out of the network estimates. A method without its own
@@ -283,6 +307,8 @@ def poincare_table(
     for name, path in datasets.items():
         rows += data_estimates(name, path, cfg["max_samples"])
     table = pd.DataFrame(rows)
+    if "checkpoints" not in table:
+        table["checkpoints"] = ""
     for col in ("estimate", "point", "confidence", "true_value"):
         table[col] = table[col].astype(float)
     known_c = table.dropna(subset=["true_value"]).groupby(["dataset", "class"]).true_value.first()
@@ -301,4 +327,8 @@ def poincare_table(
     table = pd.concat([table, maxima], ignore_index=True)
     is_max = table["class"].eq("max")
     table.loc[is_max, "true_value"] = table.loc[is_max, "dataset"].map(true_max)
+    factor = table.dataset.map({n: input_units(read_meta(p)) for n, p in datasets.items()})
+    table["c_unit_interval"] = table.estimate * factor
+    table["c_pixel_255"] = table.c_unit_interval * 255.0**2
+    table["checkpoints"] = table.checkpoints.fillna("")
     return table.sort_values(["dataset", "method", "class"]).reset_index(drop=True)

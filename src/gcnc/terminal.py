@@ -2,7 +2,7 @@
 
 The paper's claims are about the *terminal phase of training* (Papyan et al. 2020): training
 accuracy at 1 and NC still falling. Whether a run gets there depends on its step budget and
-learning-rate schedule (:func:`gcnc.training.learning_rate`), so each run's end state is tabled
+learning-rate schedule (:func:`gcnc.schedule.learning_rate`), so each run's end state is tabled
 next to its knobs: the rate of its last SGD step, training-set accuracy and loss (on the fixed
 evaluation subset, eval mode), NC and GC at the last logged step, and how much NC still moved
 over the last logging interval (``nc_last_ratio`` = NC at the last log / NC at the one before;
@@ -26,7 +26,10 @@ TERMINAL_ACCURACY = 0.99  # "training accuracy at 1" on a finite evaluation subs
 def terminal_phase(metrics: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
     """One row per run of ``metrics`` (metrics.csv) known to ``plan`` (plan.csv): its group and
     knobs, ``final_lr``, ``train_accuracy``, ``train_loss``, ``nc``, ``gc``, ``nc_last_ratio``,
-    ``test_accuracy`` and ``terminal`` (train accuracy >= 0.99), sorted by group and knobs."""
+    ``test_accuracy``, ``terminal`` (train accuracy >= 0.99 at the end), ``terminal_step`` and
+    ``nc_at_terminal_step`` (the first logged step after initialisation at train accuracy >= 0.99,
+    the matched state the claims also read; NaN for a run that never got there) and, where
+    logged, ``nc_bn_recalibrated``; sorted by group and knobs."""
     train = metrics[metrics.split == "train"].sort_values(["run_id", "step"])
     test = metrics[metrics.split == "test"].sort_values(["run_id", "step"])
     last = train.groupby("run_id").tail(1).set_index("run_id")
@@ -43,6 +46,12 @@ def terminal_phase(metrics: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
         test_accuracy=test.groupby("run_id").tail(1).set_index("run_id").accuracy,
     )
     table["terminal"] = table.train_accuracy >= TERMINAL_ACCURACY
+    after = train[train.step > train.groupby("run_id").step.transform("min")]
+    first = after[after.accuracy >= TERMINAL_ACCURACY].groupby("run_id").first()
+    table["terminal_step"] = first.step.reindex(table.index)  # NaN: never got there
+    table["nc_at_terminal_step"] = first.nc.reindex(table.index)
+    if "nc_bn_recalibrated" in last:
+        table["nc_bn_recalibrated"] = last.nc_bn_recalibrated
     table = with_group(table.reset_index(), plan)
     columns = ["group", "run_id", *KNOB_COLUMNS, "step", "final_lr", "train_accuracy"]
     rest = [c for c in table.columns if c not in columns]

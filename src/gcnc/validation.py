@@ -22,6 +22,12 @@ KNOWN_SIZES = {
 }
 FEW_SHOT_SPLIT = {"source": 64, "target": 20}  # CIFAR-FS and mini-ImageNet (val classes unused)
 DIGITS_SMALLEST_CLASS = 174  # scikit-learn's digits: 174 to 183 images per class
+# generated data (gcnc.data.synthetic): the keys that decide the training examples of a class;
+# extra target classes (target_mode: mixtures) are drawn after the others and change nothing
+GENERATOR_KEYS = {
+    "gaussians": ("n_classes", "dim", "n_train", "mean_radius", "variance_range", "seed"),
+    "uniform_boxes": ("n_classes", "dim", "n_train", "mean_radius", "side_range", "seed"),
+}
 
 
 class ConfigError(ValueError):
@@ -84,15 +90,50 @@ def _task_classes(spec: dict[str, Any], which: str) -> int:
     return FEW_SHOT_SPLIT[which]  # cifar_fs, mini_imagenet: the split is part of the dataset
 
 
+def training_examples(spec: dict[str, Any], task: str) -> int:
+    """Training examples of a run of ``task`` on dataset ``spec`` (classes times the smallest
+    class): what a budget in epochs counts."""
+    return _task_classes(spec, task) * dataset_sizes(spec)[1]
+
+
+def training_data(spec: dict[str, Any], task: str) -> tuple | None:
+    """What a run of ``task`` trains on, for generated data: the generator's settings and the
+    classes; None for data read from files (each dataset name is its own data)."""
+    keys = GENERATOR_KEYS.get(spec["kind"])
+    if keys is None:
+        return None
+    classes = range(_task_classes(spec, "full")) if task == "full" else spec[f"{task}_classes"]
+    return (spec["kind"], *(repr(spec.get(k)) for k in keys), tuple(classes))
+
+
+def check_shared_training_data(config: dict[str, Any], name: str) -> None:
+    """Two studies that train on the same generated data under two dataset names would train the
+    same runs twice and count them twice: an error naming the second study's dataset key."""
+    seen: dict[tuple, tuple[str, str]] = {}
+    for sname, study in config["presets"][name]["studies"].items():
+        data = training_data(config["datasets"][study["dataset"]], study.get("task", "full"))
+        if data is None:
+            continue
+        first, dataset = seen.setdefault(data, (sname, study["dataset"]))
+        if dataset != study["dataset"]:
+            raise ConfigError(
+                f"config key 'presets/{name}/studies/{sname}/dataset': '{study['dataset']}' "
+                f"trains on the same generated data as '{dataset}' (study {first}); give both "
+                "studies the same dataset (and task), so that their runs are trained once and "
+                "counted once"
+            )
+
+
 def check_preset(config: dict[str, Any], name: str) -> None:
     """Batch sizes within each run's training set; few-shot episodes the target classes can fill;
-    dataset names in lists known."""
+    dataset names in lists known; no training data under two names."""
     pre = config["presets"][name]
     datasets = config["datasets"]
+    check_shared_training_data(config, name)
     for sname, study in pre["studies"].items():
         spec = datasets[study["dataset"]]
         task = study.get("task", "full")
-        n_train = _task_classes(spec, task) * dataset_sizes(spec)[1]
+        n_train = training_examples(spec, task)
         sizes = [study["base"]["batch_size"], *study.get("sweep", {}).get("batch_size", [])]
         for i, bs in enumerate(sizes):
             if bs > n_train:

@@ -92,6 +92,7 @@ rule claims:
         runs=f"{RES}/runs.csv",
         gc_sampling=f"{RES}/gc_sampling.csv",
         bounds=f"{RES}/bounds.csv",
+        poincare=f"{RES}/poincare.csv",
         fewshot=f"{RES}/fewshot.csv",
         plan=f"{RES}/plan.csv",
         upstream=ALL_UPSTREAM,

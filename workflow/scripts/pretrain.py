@@ -1,4 +1,4 @@
-"""Rule pretrain -> gcnc.training.pretrain (resumes from the run's last checkpoint)."""
+"""Rule pretrain -> gcnc.pretrain.pretrain (resumes from the run's last checkpoint)."""
 
 from pathlib import Path
 
@@ -6,8 +6,8 @@ import torch
 
 from gcnc.config import RunSpec
 from gcnc.data import load_prepared
+from gcnc.pretrain import pretrain
 from gcnc.provenance import job_log
-from gcnc.training import pretrain
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

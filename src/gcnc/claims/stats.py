@@ -1,18 +1,26 @@
-"""Statistics and verdicts of the claims report.
+"""How a claim row reaches its verdict, and the effect sizes it reports.
 
 Verdict rule (also written into claims.md):
-- a *signed* claim ("X lowers Y") is tested within each study (runs of one dataset, architecture
-  and task) by the Spearman rank correlation across the runs that bear on it; it is
-  ``reproduced`` when the 95% bootstrap interval (runs resampled) lies entirely on the predicted
-  side of 0, ``not reproduced`` when it lies entirely on the other side, and ``inconclusive``
-  otherwise, and always with fewer than 5 runs or 3 distinct values. `direction` says on which
-  side the point estimate fell, whatever the verdict;
-- a *pooled* row (only where two or more studies bear on a claim) correlates ranks taken within
-  each study, resampling runs within each study, so that scale differences between studies never
-  enter the statistic;
-- a *threshold* claim ("holds in most checkpoints", "error under 5%") is ``reproduced`` when the
-  interval lies entirely past the threshold (or inside the range), ``not reproduced`` when
-  entirely short of it (or outside), and ``inconclusive`` otherwise.
+- Each row is one two-sided test of the claim's predicted direction (:mod:`gcnc.claims.exact`):
+  a trend over a knob or a metric is Kendall's S over the runs of one comparison group, exact
+  under permutation (the Jonckheere-Terpstra test when the knob takes a few values, each with its
+  seeds as replicates); a trend along training is S summed within runs; "at every logged step"
+  is an intersection-union test (the largest of the steps' p-values in the predicted direction);
+  a mean against a threshold is a sign-flip test; the spread of a sampled estimate is a
+  chi-square test of its RMS error against the tolerance.
+- p-values are adjusted by Holm's step-down method within each family: the rows of one kind
+  (the paper's claims, or our extensions) on one comparison group of one preset. A row enters
+  its family only if its design can reach p <= 0.05 at all (the smallest p-value attainable with
+  its runs and knob values); the others are "not testable" here and stay inconclusive.
+- ``reproduced``: adjusted p <= 0.05 and the statistic on the predicted side; ``not reproduced``:
+  adjusted p <= 0.05 on the other side; ``inconclusive`` otherwise. So a family of claims is
+  tested at family-wise error rate 0.05 against both kinds of wrong verdict.
+- Sanity checks (true by construction: Prop. 4.1 with a valid constant, unbiased estimators)
+  ``pass`` or ``fail`` and never count as reproductions. A constant measured in other units or
+  on other data than the paper's is ``not comparable``, with its conversions shown.
+- The effect size is computed within each seed (a seed replicates the whole design: the same
+  initialisation and data order at every knob value) and summarised by its mean over seeds with a
+  95% t-interval over seeds (geometric mean and interval for ratios); one seed gives no interval.
 Nothing is hard-coded: change the data and the verdicts follow.
 """
 
@@ -22,128 +30,95 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
-MIN_RUNS = 5  # fewer runs, or fewer distinct values of the knob, than this: inconclusive
-MIN_LEVELS = 3
+ALPHA = 0.05
 VERDICT_RULE = __doc__.split("Verdict rule (also written into claims.md):\n")[1].split(
     "Nothing is hard-coded"
 )[0]
 Columns = dict[str, np.ndarray]
 Stat = Callable[[Columns], float]
+NAN3 = (float("nan"),) * 3
 
 
-class _Resample(dict):
-    """Columns of a frame at resampled rows, each indexed only when a statistic reads it."""
+def seed_interval(
+    values: pd.Series, log: bool = False, limits: tuple[float, float] = (-np.inf, np.inf)
+) -> tuple[float, float, float]:
+    """Mean of per-seed ``values`` with its 95% t-interval over seeds, clipped to the statistic's
+    ``limits``; on the log scale (geometric mean and interval) with ``log``. NaN interval with
+    fewer than 2 finite seeds."""
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    v = v[np.isfinite(v) & ((v > 0) if log else True)]
+    if len(v) == 0:
+        return NAN3
+    t = np.log(v) if log else v
+    mean = t.mean()
+    if len(t) < 2:
+        lo = hi = float("nan")
+    else:
+        half = scipy.stats.t.ppf(0.975, len(t) - 1) * t.std(ddof=1) / np.sqrt(len(t))
+        lo, hi = mean - half, mean + half
+    back = np.exp if log else (lambda z: z)
+    lo, hi = np.clip([back(lo), back(hi)], *limits)
+    return float(back(mean)), float(lo), float(hi)
 
-    def __init__(self, columns: Columns, index: np.ndarray) -> None:
-        super().__init__()
-        self.columns, self.index = columns, index
 
-    def __missing__(self, key: str) -> np.ndarray:
-        self[key] = self.columns[key][self.index]
-        return self[key]
+def tau_by_seed(frame: pd.DataFrame, x: str, y: str) -> pd.Series:
+    """Kendall's tau-b of ``x`` and ``y`` over the runs of each seed."""
+    return frame.groupby("seed").apply(
+        lambda g: scipy.stats.kendalltau(g[x], g[y]).statistic if len(g) >= 3 else np.nan,
+        include_groups=False,
+    )
+
+
+def extreme_ratio_by_seed(
+    frame: pd.DataFrame, knob: str, y: str, toward_max: bool, difference: bool = False
+) -> tuple[pd.Series, str]:
+    """Per seed: ``y`` at the knob's regularising end (its largest value with ``toward_max``, else
+    its smallest) over ``y`` at the other end (minus, with ``difference``), and a label."""
+    lo, hi = frame[knob].min(), frame[knob].max()
+    toward, away = (hi, lo) if toward_max else (lo, hi)
+
+    def per_seed(g: pd.DataFrame) -> float:
+        a, b = g.loc[g[knob] == toward, y], g.loc[g[knob] == away, y]
+        if a.empty or b.empty:
+            return np.nan
+        return float(a.mean() - b.mean()) if difference else float(a.mean() / b.mean())
+
+    values = frame.groupby("seed").apply(per_seed, include_groups=False)
+    how = "-" if difference else "/"
+    return values, f"{y} at {knob} {toward:g} {how} at {away:g}"
 
 
 def bootstrap_ci(
-    frame: pd.DataFrame, stat: Stat, n_boot: int, seed: int, strata: str | None = None
+    frame: pd.DataFrame, stat: Stat, n_boot: int, seed: int
 ) -> tuple[float, float, float]:
-    """Statistic of ``frame``'s columns and its percentile 95% interval; rows are resampled
-    with replacement, within each value of the ``strata`` column when given."""
+    """Statistic of ``frame``'s columns and its percentile 95% interval, rows resampled with
+    replacement (the one estimate with no test: where Li et al.'s accuracy curve peaks)."""
     columns = {c: frame[c].to_numpy() for c in frame.columns}
-    value = stat(_Resample(columns, np.arange(len(frame))))
+    value = stat(columns)
     rng = np.random.default_rng(seed)
-    groups = [np.arange(len(frame))]
-    if strata is not None:
-        codes = columns[strata]
-        groups = [np.flatnonzero(codes == g) for g in pd.unique(codes)]
-    draws = np.empty(n_boot)
-    for b in range(n_boot):
-        index = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
-        draws[b] = stat(_Resample(columns, index))
+    draws = np.array(
+        [
+            stat({c: v[idx] for c, v in columns.items()})
+            for idx in (rng.integers(0, len(frame), len(frame)) for _ in range(n_boot))
+        ]
+    )
     finite = draws[np.isfinite(draws)]
     if len(finite) < n_boot // 2:
         return value, float("nan"), float("nan")
     return value, float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5))
 
 
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, ties sharing their average rank (as ``scipy.stats.rankdata``, which is ~20x
-    slower on the few dozen values of a bootstrap draw). A NaN or infinity is refused
-    (``ValueError``): it has no rank."""
-    a = np.asarray(values, dtype=float)
-    if not np.isfinite(a).all():  # argsort would rank NaN above every number
-        raise ValueError("ranks of non-finite values are undefined; leave those rows out first")
-    order = np.argsort(a, kind="mergesort")
-    ordered = a[order]
-    starts = np.r_[True, ordered[1:] != ordered[:-1]]
-    edges = np.r_[np.flatnonzero(starts), len(a)]
-    average = 0.5 * (edges[:-1] + edges[1:] - 1) + 1
-    ranks = np.empty(len(a))
-    ranks[order] = average[np.cumsum(starts) - 1]
-    return ranks
+def verdict(p_adj: float, observed_sign: int, predicted_sign: int) -> str:
+    """The rule above, from a row's adjusted p and the signs of its statistic and prediction."""
+    if not np.isfinite(p_adj) or p_adj > ALPHA or observed_sign == 0:
+        return "inconclusive"
+    return "reproduced" if observed_sign == predicted_sign else "not reproduced"
 
 
-def _rank_corr(rx: np.ndarray, ry: np.ndarray) -> float:
-    """Pearson correlation of two rank vectors (NaN when either is constant)."""
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    denominator = np.sqrt((rx * rx).sum() * (ry * ry).sum())
-    return float((rx * ry).sum() / denominator) if denominator > 0 else float("nan")
-
-
-def spearman(x: str, y: str) -> Stat:
-    """Spearman's rank correlation of two columns (NaN when either is constant)."""
-    return lambda d: _rank_corr(average_ranks(d[x]), average_ranks(d[y]))
-
-
-def within_group_spearman(x: str, y: str, group: str = "group") -> Stat:
-    """Correlation of ranks taken within each group (as fractions of the group's size, centred
-    per group): a stratified Spearman that pools studies without mixing their scales."""
-
-    def stat(d: Columns) -> float:
-        rx, ry = np.empty(len(d[x])), np.empty(len(d[y]))
-        for g in pd.unique(d[group]):
-            at = d[group] == g
-            for ranks, col in ((rx, x), (ry, y)):
-                r = average_ranks(d[col][at]) / at.sum()
-                ranks[at] = r - r.mean()
-        return _rank_corr(rx, ry)
-
-    return stat
-
-
-def direction(value: float, sign: int) -> str:
-    """On which side of 0 the point estimate fell, against the predicted sign."""
-    if not np.isfinite(value) or value == 0:
+def direction(observed_sign: int, predicted_sign: int) -> str:
+    """On which side the statistic fell, against the predicted sign, whatever the verdict."""
+    if observed_sign == 0:
         return "none"
-    return "as predicted" if np.sign(value) == sign else "opposite"
-
-
-def verdict_signed(lo: float, hi: float, sign: int) -> str:
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "inconclusive"
-    if (sign < 0 and hi < 0) or (sign > 0 and lo > 0):
-        return "reproduced"
-    if (sign < 0 and lo > 0) or (sign > 0 and hi < 0):
-        return "not reproduced"
-    return "inconclusive"
-
-
-def verdict_threshold(lo: float, hi: float, threshold: float, above: bool) -> str:
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "inconclusive"
-    if (above and lo > threshold) or (not above and hi < threshold):
-        return "reproduced"
-    if (above and hi < threshold) or (not above and lo > threshold):
-        return "not reproduced"
-    return "inconclusive"
-
-
-def verdict_range(lo: float, hi: float, low: float, high: float) -> str:
-    """Reproduced when the interval lies inside [low, high], not when entirely outside."""
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "inconclusive"
-    if low <= lo and hi <= high:
-        return "reproduced"
-    if hi < low or lo > high:
-        return "not reproduced"
-    return "inconclusive"
+    return "as predicted" if observed_sign == predicted_sign else "opposite"

@@ -2,8 +2,10 @@
 
 One row per knob (learning rate, batch size, L2), one column per end-of-training quantity
 (embedding GC, NC and geometric collapse on training embeddings, training accuracy), one line
-per training protocol (learning-rate schedule, :func:`gcnc.training.learning_rate`; steps; model
-options; :func:`gcnc.figures.plan.protocol_label`), mean +- 1 sd over seeds. The paper predicts
+per training protocol (learning-rate schedule, :func:`gcnc.schedule.learning_rate`; budget in
+steps or epochs; learning rate coupled to the batch size; model options:
+:func:`gcnc.plan.protocol_of`), mean +- 1 sd over seeds; where the preset logs it, NC with
+BatchNorm statistics recalibrated on the training set beside the plain NC. The paper predicts
 GC, geometric collapse and NC to fall together as regularisation grows (rightwards on every row:
 larger LR, smaller batch, larger L2).
 """
@@ -32,7 +34,9 @@ from gcnc.figures.common import (
 )
 
 END_METRICS = ("gc", "nc", "geometric_collapse", "accuracy")
-END_LABEL = {**METRIC_LABEL, "accuracy": "training accuracy", "geometric_collapse": "GCol (Eq. 7)"}
+RECALIBRATED = "nc_bn_recalibrated"
+END_LABEL = {**METRIC_LABEL, "accuracy": "training accuracy", "geometric_collapse": "GCol (Eq. 7)",
+             RECALIBRATED: "NC, BatchNorm recalibrated"}  # fmt: skip
 # colour-blind-safe (Okabe-Ito), each with its own marker and dash so that grey print still reads
 STYLES = [
     ("#0072B2", "o", "-"),
@@ -51,7 +55,7 @@ def end_rows(plan: dict[str, Any], metrics: pd.DataFrame) -> pd.DataFrame:
     train = metrics[metrics.split == "train"]
     last = train[train.step == train.groupby("run_id").step.transform("max")]
     sweep = pd.DataFrame(plan["sweep"], columns=["run_id", "knob", "protocol"])
-    data = last.merge(sweep, on="run_id")
+    data = last.merge(sweep, on="run_id")  # a run shared by two protocols is in each
     data["value"] = [row[row["knob"]] for _, row in data.iterrows()]
     return data
 
@@ -77,17 +81,19 @@ def render_controls(plan: dict[str, Any], inputs: list[str], pdf: str, png: str,
     metrics.csv, runs.csv."""
     data = end_rows(plan, ok_rows(pd.read_csv(inputs[0]), pd.read_csv(inputs[1])))
     knobs = [k for k in plan["knobs"] if k in set(data.knob)]
+    logged = RECALIBRATED in data and data[RECALIBRATED].notna().any()
+    metrics = (*END_METRICS[:2], RECALIBRATED, *END_METRICS[2:]) if logged else END_METRICS
     fig, axes = plt.subplots(
         len(knobs),
-        len(END_METRICS),
-        figsize=(3.0 * len(END_METRICS) + 2.4, 2.5 * len(knobs) + 0.9),
+        len(metrics),
+        figsize=(3.0 * len(metrics) + 2.4, 2.5 * len(knobs) + 0.9),
         squeeze=False,
         sharey="col",
         constrained_layout=True,
     )
     for i, knob in enumerate(knobs):
         sub = data[data.knob == knob]
-        for j, metric in enumerate(END_METRICS):
+        for j, metric in enumerate(metrics):
             _panel(axes[i, j], sub, knob, metric, plan["protocols"])
             if i == 0:
                 axes[i, j].set_title(f"{END_LABEL[metric]} at the end", fontsize=9)
@@ -95,7 +101,7 @@ def render_controls(plan: dict[str, Any], inputs: list[str], pdf: str, png: str,
             title="training protocol", loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7
         )
         label_row(axes[i, 0], knob)
-    for ax, metric in zip(axes[0], END_METRICS, strict=True):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         if metric != "accuracy":
             readable_log(ax)
     seeds = data.groupby(["protocol", "knob", "value"]).seed.nunique().tolist()
@@ -109,5 +115,5 @@ def render_controls(plan: dict[str, Any], inputs: list[str], pdf: str, png: str,
             "the paper predicts GC, GCol and NC all falling to the right",
         ],
     )
-    cols = ["protocol", "knob", "value", "run_id", "seed", "step", *END_METRICS]
+    cols = ["protocol", "knob", "value", "run_id", "seed", "step", *metrics]
     save(fig, pdf, png, data[cols], csv)

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from gcnc.config import KNOBS, study_runs
-from gcnc.plan import run_plan
+from gcnc.plan import protocol_of, run_plan
 
 FIG1_KNOBS = ("lr", "batch_size", "weight_decay")  # the rows of Fig. 1
 SECTIONS = {  # report grouping: the paper section each kind of figure belongs to
@@ -52,27 +52,13 @@ def _study(config: dict, preset: str, name: str, runs_plan: pd.DataFrame) -> dic
     }
 
 
-def protocol_label(spec: dict[str, Any], reference: dict[str, Any]) -> str:
-    """How a run was trained, as a legend names it: its LR schedule, plus its steps and model
-    options where they differ from ``reference`` (a run of Fig. 1)."""
-    parts = [f"{spec['lr_schedule']} LR"]
-    if spec["steps"] != reference["steps"]:
-        parts.append(f"{spec['steps']} steps")
-    parts += [
-        f"{k}={v}"
-        for k, v in sorted(spec["model"].items())
-        if reference["model"].get(k, "default") != v
-    ]
-    return ", ".join(parts)
-
-
 def _controls(config: dict, preset: str, runs_plan: pd.DataFrame) -> dict | None:
     """The controlled experiments on Fig. 1's sweeps: every study sweeping one of Fig. 1's knobs
     (LR, batch size, L2) on Fig. 1's dataset, architecture and task, when they differ in how
-    they train (LR schedule, steps, model options); else None."""
+    they train (LR schedule, budget, coupled LR, model options: their comparison groups,
+    :func:`gcnc.plan.protocol_of`); else None. A run shared by two protocols is in both."""
     pre = config["presets"][preset]
     fig1 = pre["studies"]["fig1"]
-    reference = study_runs(config, preset, "fig1")[0].to_dict()
     same = [
         name
         for name, s in pre["studies"].items()
@@ -85,12 +71,12 @@ def _controls(config: dict, preset: str, runs_plan: pd.DataFrame) -> dict | None
         for n in same
         for r in study_runs(config, preset, n)
     }
-    labels = {run_id: protocol_label(spec, reference) for run_id, spec in runs.items()}
-    protocols = list(dict.fromkeys(labels.values()))
+    rows = runs_plan[runs_plan.study.isin(same) & runs_plan.knob.notna()]
+    rows = rows.assign(protocol=rows.group.map(protocol_of))
+    rows = rows.drop_duplicates(["run_id", "knob", "protocol"])
+    protocols = list(dict.fromkeys(rows.protocol))
     if len(protocols) < 2:
         return None
-    rows = runs_plan[runs_plan.study.isin(same) & runs_plan.knob.notna()]
-    rows = rows.drop_duplicates(["run_id", "knob"]).assign(protocol=rows.run_id.map(labels))
     return {
         "studies": same,
         "protocols": protocols,
@@ -148,13 +134,22 @@ def figure_plan(
     )
     for name, s in studies.items():
         task = s.get("task", "full")
-        if name.startswith("appendix_") and task == "full" and s.get("sweep"):
+        transfer_study = name.startswith("appendix_transfer_")
+        if name.startswith("appendix_") and not transfer_study and s.get("sweep"):
             add(
                 f"figA5_{name.removeprefix('appendix_')}",
                 "sweep",
                 name,
                 "App. A.5",
                 f"As Fig. 1 for {s['arch']} on {s['dataset']}.",
+            )
+        if name.startswith("fig4_"):  # another class split for Fig. 4
+            add(
+                f"fig4_transfer_{name.removeprefix('fig4_')}",
+                "transfer",
+                name,
+                "Fig. 4",
+                f"As Fig. 4 with the class split of {s['dataset']}.",
             )
         if name.startswith("appendix_") and task == "source":
             add(
