@@ -1,10 +1,10 @@
 """A real single-node SLURM cluster for the tests (Debian's slurmctld/slurmd/munge on localhost).
 
-Follows shared/workflow_notes.md section 3. State, spool and logs live in a temp folder; the
-configuration must be at the default path /etc/slurm/slurm.conf, because `srun` inside a job does
-not see SLURM_CONF. It is written only where the machine has no SLURM configuration of its own
-(otherwise the cluster is reported unavailable) and removed again by :meth:`Cluster.stop`, which
-also stops every daemon started here.
+No accounting database (the status command is squeue). State, spool and logs live in a temp
+folder; the configuration must be at the default path /etc/slurm/slurm.conf, because `srun`
+inside a job does not see SLURM_CONF. It is written only where the machine has no SLURM
+configuration of its own (otherwise the cluster is reported unavailable) and removed again by
+:meth:`Cluster.stop`, which also stops every daemon started here.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from gcnc.batchnorm import recalibrated
+from gcnc.data.prepared import Split
 from gcnc.evaluation import measure_step
 from gcnc.metrics.collapse import class_stats, neural_collapse
 from gcnc.metrics.snapshot import embed_and_logits
-from gcnc.data.prepared import Split
 
 
 class Net(nn.Module):
@@ -60,7 +60,8 @@ def test_no_batch_of_one_and_a_model_without_batchnorm_comes_back_unchanged():
     recalibrated(net, torch.randn(257, 4), batch_size=256)  # 257 = 128 + 129: no batch of one
     plain = nn.Sequential(nn.Linear(4, 2))
     twin = recalibrated(plain, torch.randn(10, 4))
-    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), twin.parameters()))
+    pairs = zip(plain.parameters(), twin.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_logged_readings_sit_beside_the_plain_ones():

@@ -7,7 +7,7 @@ with probability below 1%, one with 90% coverage (expected count 180) fails most
 The bounds must also stay useful: median bound / truth above 0.5.
 
 Truths: N(mu, Sigma) has c = lambda_max(Sigma); the uniform cube of side a has c = (a / pi)^2 and
-lambda_max(Cov) = a^2 / 12 (shared/paper_reference.md Section 1.4, gcnc.data.synthetic).
+lambda_max(Cov) = a^2 / 12 (docs/paper.md section 4, gcnc.data.synthetic).
 """
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Propositions 4.1, 4.3 and 5.1 evaluated term by term (shared/paper_reference.md Section 1).
+"""Propositions 4.1, 4.3 and 5.1 evaluated term by term (docs/paper.md sections 5-6).
 
 - Prop. 4.1:  NC(f; Q) <= c * GCol(f; Q), GCol the geometric collapse of Eq. (7). Beside it, a
   per-class form that is ours, not the paper's: the proof's intermediate step

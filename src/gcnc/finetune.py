@@ -1,16 +1,14 @@
-"""Transfer modes of Li et al. on the target classes (shared/li_et_al_reference.md Sec. 3; the
-[002:Lnn] tags are the reference's line citations of the paper).
+"""Transfer modes of Li et al. on the target classes (docs/paper.md section 9).
 
 From one pretrained source model, on the target classes' training set (a balanced subset):
 
 - ``linear_probe``: the whole network frozen, a new linear classifier on the penultimate
-  features (Sec. 3.2 of Li et al. [002:L129, L175]);
+  features (Sec. 3.2 of Li et al.);
 - ``layer_ft``: one unit (:func:`gcnc.models.transfer_units`) and a new classifier trained, all
-  else frozen; every unit is tried and the best is flagged (Table 2 [002:L179, L309]);
+  else frozen; every unit is tried and the best is flagged (Table 2);
 - ``scl_ft``: layer FT plus the skip branch of Fig. 7 (:class:`gcnc.models.SkipBranch`) from
-  the unit's output, added to the penultimate features; trains unit, branch and classifier
-  [002:L29, L190, L311];
-- ``full_ft``: every parameter trained from the pretrained weights [002:L175].
+  the unit's output, added to the penultimate features; trains unit, branch and classifier;
+- ``full_ft``: every parameter trained from the pretrained weights.
 
 Layer, SCL and full FT are trained with the ``finetune`` config's SGD settings (never the
 pretraining LR) from one seed (same classifier initialisation and minibatch order for every

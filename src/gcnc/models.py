@@ -153,8 +153,8 @@ def build_model(
 
 @dataclass
 class Unit:
-    """A unit that layer fine-tuning trains (Li et al. Sec. 4, App. B; shared/li_et_al_reference.md
-    Sec. 3): the modules whose parameters it trains, and ``tap``, the module whose output is the
+    """A unit that layer fine-tuning trains (Li et al. Sec. 4, App. B; docs/paper.md section 9):
+    the modules whose parameters it trains, and ``tap``, the module whose output is the
     unit's output (the input of the SCL skip branch)."""
 
     name: str

@@ -1,4 +1,4 @@
-"""Poincare-constant estimation (paper Section 4.1; shared/paper_reference.md Sections 1.4, 1.8).
+"""Poincare-constant estimation (paper Section 4.1; docs/paper.md sections 4 and 7).
 
 A distribution Q satisfies Var_Q(g) <= c E_Q ||grad g||^2 for every test function g; the optimal c
 is the supremum of that ratio, so the population ratio of any one test function is a lower bound

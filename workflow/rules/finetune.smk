@@ -1,4 +1,4 @@
-# Li et al.'s transfer modes on the target classes (shared/li_et_al_reference.md Sec. 3):
+# Li et al.'s transfer modes on the target classes (docs/paper.md section 9):
 # gcnc.finetune, one job per source run (of the `finetune` studies and seeds) of the preset's
 # `finetune` (no jobs without it).
 FINETUNE = P.get("finetune", {})

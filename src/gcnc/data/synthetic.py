@@ -1,7 +1,7 @@
 """Synthetic class-conditional distributions with known Poincare constants (ground truth).
 
 - Gaussian class N(mu, Sigma): optimal Poincare constant = lambda_max(Sigma)
-  (shared/paper_reference.md Section 1.4).
+  (docs/paper.md section 4).
 - Uniform on a cube of side a in R^d: optimal constant (a / pi)^2 (first Neumann eigenvalue
   (pi / a)^2 of the Laplacian on the box).
 """

@@ -25,7 +25,8 @@ from gcnc.data.errors import DataCorruptError, DataNotFoundError
 from gcnc.data.sources import CIFAR_SETS, IDX_SETS, IDX_STEMS, RawConfig, sha256_bytes, verify_file
 
 # CIFAR-FS (Bertinetto et al., ICLR 2019): CIFAR-100 classes split 64/16/20.
-# Lists from shared/paper_reference.md Section 4; the 64 source classes are the remaining ones.
+# CIFAR-FS's class lists (Bertinetto et al., 2019, as torchmeta ships them); the 64 source classes
+# are the remaining ones.
 CIFAR_FS_VAL = [
     "beaver", "otter", "flatfish", "shark", "lamp", "television", "beetle", "butterfly",
     "sea", "camel", "cattle", "crab", "crocodile", "maple_tree", "motorcycle", "tractor",

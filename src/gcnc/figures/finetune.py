@@ -1,4 +1,4 @@
-"""Li et al.'s fine-tuning study on one transfer study's runs (shared/li_et_al_reference.md
+"""Li et al.'s fine-tuning study on one transfer study's runs (docs/paper.md section 9; their
 Sec. 3-4): accuracy and target NC1 per transfer mode and unit (Table 2, Tables 3-5, Fig. 11),
 source NC1 against transfer accuracy (C1), target NC1 against accuracy (C4, C8)."""
 

@@ -5,8 +5,8 @@
 - NC(f; Q) = Avg_{i != j} V_f(Q_i, Q_j) over the k(k-1) ordered pairs (paper Section 3).
 - Geometric collapse (paper Eq. 7): GCol = GC / (k-1) * sum_{i != j} 1 / ||mu_i - mu_j||^2.
 - NC1-NC4 of Papyan, Han & Donoho (2020); numerical rank; nearest-class-mean (NCM) classifier.
-- Li et al.'s numerical rank (their App. A.1, after Timor et al. 2022; shared/li_et_al_reference.md
-  Sec. 1.3): (1/K) sum_k ||H_k||_F^2 / ||H_k||_2^2 over the *uncentred* class matrices H_k
+- Li et al.'s numerical rank (their App. A.1, after Timor et al. 2022; docs/paper.md section 9):
+  (1/K) sum_k ||H_k||_F^2 / ||H_k||_2^2 over the *uncentred* class matrices H_k
   (:func:`stable_rank`).
 
 Class statistics are accumulated class by class in one pass over the features (float64), so no
