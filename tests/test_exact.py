@@ -122,3 +122,9 @@ def test_holm_matches_its_definition():
     # sorted: 0.005 (x4), 0.01 (x3), 0.03 (x2), 0.04 (x1), cumulative maximum
     np.testing.assert_allclose(holm(p), [0.03, 0.06, np.nan, 0.06, 0.02])
     assert np.isnan(holm(np.array([np.nan]))).all()
+
+
+def test_monte_carlo_p_values_are_never_zero():
+    """Beyond 16 values the sign flips are drawn: the observed signs count as one draw."""
+    test = sign_flip_test(np.full(30, 0.5))
+    assert test.p_up == pytest.approx(1 / 20_001) and test.method.startswith("Monte Carlo")

@@ -149,9 +149,12 @@ def sign_flip_test(values: np.ndarray, threshold: float = 0.0, seed: int = 0) ->
     best = 2.0 / len(signs) if len(d) <= EXACT_FLIPS else 0.0
     null, observed = signs @ np.abs(d), d.sum()
     scale = 1e-12 * max(1.0, np.abs(d).sum())
-    p_up = float(np.mean(null >= observed - scale))
-    p_down = float(np.mean(null <= observed + scale))
-    return Test(float(d.mean()), p_up, p_down, method, len(d), min(best, 1.0))
+    hits_up, hits_down = np.sum(null >= observed - scale), np.sum(null <= observed + scale)
+    if len(d) <= EXACT_FLIPS:  # every flip: the exact tail probabilities
+        p_up, p_down = hits_up / len(null), hits_down / len(null)
+    else:  # the observed signs count as one of the draws: never a p of 0
+        p_up, p_down = (1 + hits_up) / (len(null) + 1), (1 + hits_down) / (len(null) + 1)
+    return Test(float(d.mean()), float(p_up), float(p_down), method, len(d), min(best, 1.0))
 
 
 def rms_below_test(errors: np.ndarray, tolerance: float) -> Test:

@@ -4,7 +4,7 @@ Holm-adjusted p-value, effect size and verdict (:mod:`gcnc.claims.stats` states 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,17 @@ def _sign(test: Test) -> int:
     if not (np.isfinite(test.p_up) and np.isfinite(test.p_down)) or test.p_up == test.p_down:
         return 0
     return 1 if test.p_up < test.p_down else -1
+
+
+def named(test: Test, name: str) -> Test:
+    """``test`` with its method prefixed by the test's name ('Jonckheere-Terpstra, exact')."""
+    return replace(test, method=f"{name}, {test.method}")
+
+
+def trend_test_name(x: pd.Series) -> str:
+    """Jonckheere-Terpstra where ``x`` takes a few values repeated over seeds (a knob), Kendall's
+    tau test where every run has its own value (a metric)."""
+    return "Jonckheere-Terpstra" if x.duplicated().any() else "Kendall's tau test"
 
 
 def _runs(frame: pd.DataFrame) -> int:
@@ -143,6 +154,7 @@ class Claims:
         for group, everything in frame.groupby("group", sort=True):
             g = finite_rows(everything, [x, y])
             test = kendall_test(g[x].to_numpy(), g[y].to_numpy(), seed=self.seed)
+            test = named(test, trend_test_name(g[x]))
             per_seed, label, log = effect(g) if len(g) else (pd.Series(dtype=float), "-", False)
             limits = TAU if label.startswith("Kendall") else (-np.inf, np.inf)
             interval = seed_interval(per_seed, log, limits)
@@ -157,6 +169,7 @@ class Claims:
             if pooled is None:
                 continue
             test = kendall_test(pooled[x], pooled[y], pooled["group"].to_numpy(), self.seed)
+            test = named(test, "Kendall's S summed within groups")
             group = f"pooled: {pooled.group.nunique()} datasets or networks, S within each"
             self._test_row(claim, group, pooled, test, sign, (np.nan,) * 3, "-", kind=kind)
 
@@ -182,6 +195,7 @@ class Claims:
         for group, everything in frame.groupby("group", sort=True):
             g = finite_rows(everything, [x, y])
             test = kendall_test(g[x], g[y], g["run_id"].to_numpy(), self.seed)
+            test = named(test, "Kendall's S summed within runs")
             per_run = g.groupby(["seed", "run_id"])[[x, y]].corr(method="kendall")
             tau = per_run.xs(x, level=2)[y] if len(per_run) else pd.Series(dtype=float)
             per_seed = tau.groupby(level="seed").mean()
@@ -204,7 +218,7 @@ class Claims:
             p_pred, p_other = pred[weakest], min(1.0, len(tests) * min(other.values()))
             up, down = (p_pred, p_other) if sign > 0 else (p_other, p_pred)
             best = max(v.best_p for v in tests.values())
-            method = f"intersection-union over {len(tests)} steps, exact Kendall at each"
+            method = f"intersection-union over {len(tests)} steps, Jonckheere-Terpstra at each"
             test = Test(tests[weakest].statistic, up, down, method, tests[weakest].n, best)
             per_seed, label, log = effect(by_step[weakest])
             label = f"{label}, at step {weakest} (the weakest)"
@@ -225,7 +239,7 @@ class Claims:
             g = g[g[column] > 0] if log else g
             values = np.log(g[column]) if log else g[column]
             cut = np.log(threshold) if log else threshold
-            test = sign_flip_test(values.to_numpy(), cut, self.seed)
+            test = named(sign_flip_test(values.to_numpy(), cut, self.seed), "sign-flip test")
             per_seed = g.groupby("seed")[column].apply(
                 lambda v: float(np.exp(np.log(v).mean())) if log else float(v.mean())
             )
