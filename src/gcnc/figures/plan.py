@@ -348,8 +348,8 @@ def figure_plan(
 FIG4_PAPER = ("pretrained on the source classes", "5-way 5-shot")
 FIG4_TEXT = (
     "Source (pretraining) GC, target-class NC and few-shot accuracy for each hyper-parameter "
-    "value, weak to strong regularisation from left to right; small dots: seeds, large dots "
-    "and bars: mean \u00b1 sd over seeds. The paper expects lower source GC to give lower "
+    "value, weak to strong regularisation from left to right; hollow marks: each seed; filled "
+    "marks and bars: mean \u00b1 1 sd over seeds. The paper expects lower source GC to give lower "
     "target NC and higher few-shot accuracy."
 )
 

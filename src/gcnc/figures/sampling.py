@@ -78,6 +78,9 @@ def _estimate_panel(ax: plt.Axes, sub: pd.DataFrame, axis: str, colour: Any) -> 
     if axis == "examples":
         ax.set_xticks(g.index, [value_label("batch_size", v) for v in g.index])
         ax.minorticks_off()
+    elif len(g) <= 6:  # a tick at each level sampled
+        ax.set_xticks(g.index, [f"{v:g}" for v in g.index])
+        ax.minorticks_off()
     else:
         readable_log(ax, "x")
     ax.set_title(AXES[axis][0])
