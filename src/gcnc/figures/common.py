@@ -211,17 +211,17 @@ def _plain(value: float, _pos: int | None = None) -> str:
 def readable_log(ax: Axes, which: str = "y") -> None:
     """Log-axis ticks a reader can take in at a glance, from the axis's current limits.
 
-    Under one decade: a few plain ticks (0.45, 0.5, ...; fewer on an x axis, where labels run
-    side by side), no minor labels; up to three decades on a y axis (two on an x axis): 1-2-5
-    ticks; beyond: one tick per decade. Labels are plain numbers (0.01, 20, 300), or all powers
-    of ten (10^-4 ... 10^6) when a wide axis reaches beyond 10^4 or below 10^-3. Call after the
-    limits are final (after all plotting).
+    Under one decade (a factor 3 on an x axis, where labels run side by side): a few plain
+    ticks (0.45, 0.5, ...), no minor labels; up to three decades on a y axis (two on an x
+    axis): 1-2-5 ticks; beyond: one tick per decade. Labels are plain numbers (0.01, 20, 300),
+    or all powers of ten (10^-4 ... 10^6) when a wide axis reaches beyond 10^4 or below 10^-3.
+    Call after the limits are final (after all plotting).
     """
     axis = ax.yaxis if which == "y" else ax.xaxis
     lo, hi = ax.get_ylim() if which == "y" else ax.get_xlim()
     ratio = hi / lo if lo > 0 else np.inf
-    if ratio < 10:  # on an x axis, labels run side by side: fewer
-        bins = 5 if which == "y" else 3
+    if ratio < (10 if which == "y" else 3):  # x labels run side by side: plain ones only when
+        bins = 5 if which == "y" else 4  # the span is short, else 1-2-5 below
         axis.set_major_locator(MaxNLocator(nbins=bins, steps=[1, 2, 5, 10], min_n_ticks=3))
         axis.set_minor_locator(NullLocator())
     elif ratio < (1000 if which == "y" else 100):
