@@ -116,6 +116,6 @@ def render_bound(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, cs
     fig.legend([handles[i] for i in order], [names[i] for i in order],
                loc="outside lower center", ncol=1, frameon=False)  # fmt: skip
     seeds = long.groupby("curve").seed.nunique().tolist()
-    finish(fig, f"Prop. 4.3: bound and nearest-class-mean test error ({plan_setting(plan)})")
+    finish(fig, f"Prop. 4.3: bound and test error ({plan_setting(plan)})")
     save(fig, pdf, png, long[["run_id", "seed", "step", "curve", "c_method", "value", "c"]], csv)
     return caption(plan, band_phrase(seeds), bound_findings(long, methods, labels))

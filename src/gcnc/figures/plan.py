@@ -306,8 +306,8 @@ def figure_plan(
         "Fig. 3",
         _analogue("Fig. 3", _paper(config, "fig3", "5 seeds"), _here(config, preset, ["fig3"]))
         + " Prop. 4.3: the nearest-class-mean test error (left-hand side) and the GC bound "
-        "(right-hand side, L-term omitted) along training, mean \u00b1 sd over seeds, one bound "
-        "per estimate of the Poincare constant c; a bound above 1 says nothing.",
+        "(right-hand side, L-term omitted) along training, one bound per estimate of the "
+        "Poincare constant c; a bound above 1 says nothing.",
     )
     if "fig4" in studies:
         add(
@@ -327,7 +327,7 @@ def figure_plan(
     if finetune:
         sources = [n for n, s in studies.items() if s.get("task", "full") == "source"]
         paper_ft = config["presets"].get("paper", {}).get("finetune", {}).get("studies", [])
-        theirs = "; ".join(p for p in (_paper(config, n) for n in paper_ft) if p) or None
+        theirs = " and ".join(p for p in (_paper(config, n) for n in paper_ft) if p) or None
         for i, name in enumerate(finetune.get("studies", sources)):
             add(
                 "fig_li_finetune" + ("" if i == 0 else f"_{name.removeprefix('appendix_')}"),
