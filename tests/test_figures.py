@@ -1,5 +1,6 @@
 """Figures a reader can trust at a glance (gcnc.figures; the paper's Figs. 1-4 and App. A.5):
-subtitles that say what was run, colours ordered by regularisation strength in every row,
+titles that name the setting, captions that say what the bands are and what the data show,
+curves after initialisation, colours ordered by regularisation strength in every row,
 integer batch sizes, readable log ticks, Fig. 3's legend off the data with named c estimates,
 Fig. 2's held-out reference and cost panels, Type 42 PDFs and 300-dpi PNGs."""
 
@@ -118,7 +119,7 @@ def tables(tmp_path):
                 "source_gc": np.exp(-_strength(r)),
                 "target_nc": 1.5,
                 "target_geometric_collapse": 3.0,
-                "accuracy": 0.6,
+                "accuracy": 0.6 + 0.08 * r["seed"],  # seeds differ far more than episodes
                 "ci95": 0.02,
             }
         )
@@ -149,7 +150,7 @@ def drawn(monkeypatch):
 def _draw(kind: str, tables: dict, tmp_path, plan: dict | None = None) -> dict[str, str]:
     plan = plan or _plan(kind)
     out = {ext: str(tmp_path / f"{kind}.{ext}") for ext in ("pdf", "png", "csv")}
-    render(plan, tables[kind], out["pdf"], out["png"], out["csv"])
+    out["caption"] = render(plan, tables[kind], out["pdf"], out["png"], out["csv"])
     return out
 
 
@@ -193,11 +194,12 @@ def test_fig1_rows_share_strength_colours_and_columns_share_y(tables, tmp_path, 
 
 
 @pytest.mark.parametrize("kind", ["sweep", "learning_curves", "bound", "transfer"])
-def test_every_figure_says_what_was_run(kind, tables, tmp_path, drawn):
-    _draw(kind, tables, tmp_path)
+def test_every_figure_names_its_setting_and_captions_its_bands(kind, tables, tmp_path, drawn):
+    out = _draw(kind, tables, tmp_path)
     title = drawn[0].get_suptitle().replace("\n", " ")
-    for part in ("toyset", "toynet", "40 training steps", "\u00b11 sd over 2 seeds"):
-        assert part in title
+    assert "toynet, width" not in title and "toynet on toyset" in title  # one line, no run details
+    assert "seed" not in title and "steps" not in title  # those go in the caption
+    assert "\u00b11 sd over 2 seeds" in out["caption"] and "Found" in out["caption"]
 
 
 def test_single_seed_figures_say_there_is_no_band(tables, tmp_path, drawn):
@@ -205,8 +207,8 @@ def test_single_seed_figures_say_there_is_no_band(tables, tmp_path, drawn):
     plan["runs"] = [r for r in plan["runs"] if r["seed"] == 0]
     seed0 = {r["run_id"] for r in plan["runs"]}
     plan["sweep"] = [r for r in plan["sweep"] if r["run_id"] in seed0]
-    _draw("sweep", tables, tmp_path, plan)
-    assert "single seed, no bands" in drawn[0].get_suptitle().replace("\n", " ")
+    out = _draw("sweep", tables, tmp_path, plan)
+    assert "Single seed, no bands." in out["caption"]
 
 
 def test_fig3_legend_below_axes_with_named_c_and_vacuity_line(tables, tmp_path, drawn):
@@ -272,7 +274,7 @@ def test_fig2_draws_held_out_reference_and_cost(digits, tmp_path, drawn):
     table = gc_sampling.sampling_study(model, digits.view("full", "train"), cfg)
     table.to_csv(tmp_path / "gc_sampling.csv", index=False)
     plan = _plan("gc_sampling") | {"runs": [spec.to_dict() | {"run_id": spec.run_id}]}
-    _draw("gc_sampling", {"gc_sampling": [str(tmp_path / "gc_sampling.csv")]}, tmp_path, plan)
+    out = _draw("gc_sampling", {"gc_sampling": [str(tmp_path / "gc_sampling.csv")]}, tmp_path, plan)
     (fig,) = drawn
     titles = [ax.get_title() for ax in fig.axes]
     assert "examples in the batch" in titles and "error against cost: seconds" in titles
@@ -282,7 +284,8 @@ def test_fig2_draws_held_out_reference_and_cost(digits, tmp_path, drawn):
     heldout = table.heldout.iloc[0]
     examples = fig.axes[0]
     assert any(np.allclose(ln.get_ydata(), heldout) for ln in examples.get_lines())
-    assert "\u00b11 sd over 2 trials" in fig.get_suptitle()
+    assert "\u00b11 sd over 2 trials" in out["caption"]
+    assert len({ax.get_ylim() for ax in fig.axes[:4]}) == 1  # the estimates share one y-range
 
 
 def test_renderer_names_each_figure_module(config):
@@ -302,3 +305,39 @@ def test_planning_figures_does_not_import_matplotlib():
     code += "('matplotlib', 'seaborn', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("kind", ["sweep", "learning_curves"])
+def test_curves_along_training_start_after_initialisation(kind, tables, tmp_path, drawn):
+    out = _draw(kind, tables, tmp_path)
+    (fig,) = drawn
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            assert min(line.get_xdata()) == 20 and line.get_marker() == "o"  # step 0 left out
+    assert set(pd.read_csv(out["csv"]).step) == {20, 40}
+
+
+def test_learning_curves_show_training_beside_test_accuracy(tables, tmp_path, drawn):
+    out = _draw("learning_curves", tables, tmp_path)
+    axes = np.array(drawn[0].axes).reshape(3, 2)
+    assert [ax.get_title() for ax in axes[0]] == ["training accuracy", "test accuracy"]
+    assert len({ax.get_ylim() for ax in axes.flat}) == 1  # one y-range: they compare
+    assert {"train_accuracy", "test_accuracy"} <= set(pd.read_csv(out["csv"]).columns)
+
+
+def test_fig4_shows_each_seed_and_an_interval_over_seeds(tables, tmp_path, drawn):
+    out = _draw("transfer", tables, tmp_path)
+    axes = np.array(drawn[0].axes).reshape(3, 3)
+    accuracy = axes[0, 2]
+    seeds = [c for c in accuracy.collections if c.get_offsets().shape[0] == 2]
+    points = {round(float(y), 6) for c in seeds for y in np.asarray(c.get_offsets())[:, 1]}
+    assert seeds and points == {0.6, 0.68}  # each seed's accuracy is drawn
+    bars = [c for c in accuracy.collections if type(c).__name__ == "LineCollection"]
+    spans = {round(float(np.ptp(seg[:, 1])), 6) for b in bars for seg in b.get_segments()}
+    assert spans == {round(2 * np.std([0.6, 0.68], ddof=1), 6)}  # +-1 sd over seeds, not CI95
+    assert "Seeds at one setting differ in accuracy by up to 0.08" in out["caption"]
+
+
+def test_fig3_y_label_does_not_read_as_a_ratio(tables, tmp_path, drawn):
+    _draw("bound", tables, tmp_path)
+    assert drawn[0].axes[0].get_ylabel() == "error or bound"

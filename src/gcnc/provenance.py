@@ -126,12 +126,14 @@ def write_sidecar(
     rule: str,
     function: Callable[..., Any],
     path: str | Path,
+    caption: str | None = None,
 ) -> dict[str, Any]:
     """Write the provenance sidecar of ``artifacts`` to ``path`` and return it.
 
     ``upstream`` is every file the artifacts depend on beyond their direct ``inputs`` (the runs
     they draw and their prepared data); ``config_sha256`` is the hash of
-    :func:`gcnc.config.preset_config`; ``function`` is the gcnc function that computed them. The
+    :func:`gcnc.config.preset_config`; ``function`` is the gcnc function that computed them;
+    ``caption`` (figures) says what the paper ran, what ran here and what the data show. The
     workflow script is ``workflow/scripts/<rule>.py`` (one script per rule)."""
     artifacts = sorted(artifacts)
     inputs, upstream = sorted(set(inputs)), sorted(set(upstream) - set(inputs))
@@ -157,6 +159,8 @@ def write_sidecar(
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if caption is not None:
+        record["caption"] = caption
     Path(path).write_text(json.dumps(record, indent=2))
     return record
 

@@ -5,7 +5,7 @@ from gcnc.provenance import job_log, write_sidecar
 
 with job_log(snakemake.log[0]):
     out = snakemake.output
-    render(snakemake.params.plan, list(snakemake.input.tables), out.pdf, out.png, out.csv)
+    caption = render(snakemake.params.plan, list(snakemake.input.tables), out.pdf, out.png, out.csv)
     write_sidecar(
         [out.pdf, out.png, out.csv],
         snakemake.input.tables,
@@ -15,4 +15,5 @@ with job_log(snakemake.log[0]):
         function=renderer(snakemake.params.plan),  # the figure family's module
         rule="figure",
         path=out.prov,
+        caption=caption,  # the plan's, with what the bands mean and what the data show
     )

@@ -1,8 +1,10 @@
 """Every figure and table of the paper, rendered from the preset's tables (matplotlib).
 
-Each figure is written as PDF (Type 42 fonts) and 300-dpi PNG together with a CSV of exactly the
-plotted data, and carries a subtitle naming the dataset, architecture, training steps, seeds and
-what its bands mean. One module per figure family:
+Each figure is at most 6.75 in wide with every text at least 7 pt at that size, written as PDF
+(Type 42 fonts) and 300-dpi PNG together with a CSV of exactly the plotted data; its short title
+names the network and data as people do ("VGG, width 8 on Fashion-MNIST"), and its caption (the
+plan's, completed by the renderer and recorded in the sidecar) says what the paper ran, what ran
+here, what the bands mean and what the data show. One module per figure family:
 
 - :mod:`gcnc.figures.plan`: which figures a preset draws (:func:`figure_plan`, :func:`table_plan`)
 - :mod:`gcnc.figures.sweeps`: Fig. 1, App. A.5 (other settings, learning curves), App. A.5.6
@@ -11,7 +13,9 @@ what its bands mean. One module per figure family:
 - :mod:`gcnc.figures.bound`: Fig. 3 (Prop. 4.3 bound vs nearest-class-mean error)
 - :mod:`gcnc.figures.transfer`: Fig. 4 and App. A.5.5 (transfer)
 - :mod:`gcnc.figures.tables`: the Poincare-constant, bound and terminal-phase tables
-- :mod:`gcnc.figures.common`: colours by regularisation strength, subtitles, axes, saving
+- :mod:`gcnc.figures.common`: sizes and fonts, colours by regularisation strength, titles and
+  captions, axes, saving (which checks size and fonts)
+- :mod:`gcnc.figures.names`: the names readers know for the config's datasets and networks
 """
 
 from __future__ import annotations

@@ -1,10 +1,17 @@
 """Drawing conventions shared by every paper figure (Figs. 1-4 and App. A.5).
 
+- Sized for a paper: at most 6.75 in wide (two columns of a two-column paper, or the text width
+  of a one-column one), every text at least 7 pt at that size; :func:`save` refuses a figure
+  that breaks either (:func:`check_size_and_fonts`), and writes it at its own size (no tight
+  bounding box that would change it).
+- Names a reader knows (:mod:`gcnc.figures.names`): "Fashion-MNIST", "VGG, width 8". A short
+  title names the setting; what ran (budget, seeds, schedule, estimator) and what the data show
+  go in the caption each renderer returns (:func:`caption`).
 - Colours of a hyper-parameter sweep follow the regularisation *strength* (the paper's direction:
   larger learning rate, smaller batch, larger L2, larger GC penalty), light = weak, dark = strong,
   on one sequential map, so a colour means the same in every row and every figure.
-- Every figure carries a subtitle saying what was run (dataset, architecture, training steps,
-  seeds) and what its bands or bars are.
+- Curves along training start at the first log after initialisation (:func:`after_init`): GC at
+  step 0 is orders of magnitude below the rest and would stretch a log axis over decades.
 - Log axes spanning less than a decade get a few plain tick labels instead of 2x10^0 minors.
 - PDFs embed TrueType (Type 42) fonts, PNGs are written at 300 dpi, and a CSV holds exactly the
   plotted data (integer batch sizes).
@@ -24,6 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import (  # noqa: E402
     FuncFormatter,
     LogFormatterSciNotation,
@@ -33,19 +41,43 @@ from matplotlib.ticker import (  # noqa: E402
     NullLocator,
 )
 
+from gcnc.figures.names import setting_name  # noqa: E402
+
 RC = {"pdf.fonttype": 42, "ps.fonttype": 42}  # TrueType in PDF/PS: editable, journal-safe
 PNG_DPI = 300
+MAX_WIDTH_IN = 6.75  # a two-column paper's full width; a one-column paper's text width or less
+MIN_FONT_PT = 7.0  # the smallest text at final size (figures are never scaled down)
+FULL_WIDTH = MAX_WIDTH_IN
+FONTS = {  # seaborn's paper context, at sizes that stay >= 7 pt
+    "font.size": 8.0,
+    "axes.labelsize": 8.0,
+    "axes.titlesize": 8.0,
+    "xtick.labelsize": 7.5,
+    "ytick.labelsize": 7.5,
+    "legend.fontsize": 7.5,
+    "legend.title_fontsize": 7.5,
+    "figure.titlesize": 9.0,
+    "lines.markersize": 4.0,
+    "legend.handlelength": 1.8,
+}
+MARKER = {"marker": "o", "ms": 3.5}  # every logged point shows, even where there are only three
 KNOB_LABEL = {
     "lr": "learning rate",
     "batch_size": "batch size",
     "weight_decay": "L2 (weight decay)",
-    "gc_reg": "GC regularisation",
+    "gc_reg": "GC penalty",
 }
 KNOB_DIRECTION = {
     "lr": "increased learning rate",
     "batch_size": "decreased batch size",
     "weight_decay": "increased L2",
-    "gc_reg": "increased GC regularisation",
+    "gc_reg": "increased GC penalty",
+}
+KNOB_STRONGER = {  # the knob's direction of stronger regularisation, for a finding
+    "lr": "larger learning rate",
+    "batch_size": "smaller batch",
+    "weight_decay": "larger L2",
+    "gc_reg": "larger GC penalty",
 }
 STRONGER_WHEN_LARGER = {"lr": True, "batch_size": False, "weight_decay": True, "gc_reg": True}
 STRENGTH_CMAP = "viridis"
@@ -54,9 +86,12 @@ STRENGTH_NOTE = "colour: light = weak, dark = strong regularisation"
 METRIC_LABEL = {
     "gc": "embedding GC",
     "geometric_collapse": "geometric collapse (Eq. 7)",
-    "nc": "neural collapse (avg CDNV)",
+    "nc": "NC (average CDNV)",
     "accuracy": "test accuracy",
+    "train_accuracy": "training accuracy",
+    "test_accuracy": "test accuracy",
 }
+METRIC_SHORT = {"gc": "GC", "geometric_collapse": "geometric collapse", "nc": "NC"}
 
 
 def by_strength(knob: str, values: Iterable[Any]) -> list[Any]:
@@ -121,19 +156,52 @@ def band_phrase(seeds_per_curve: Sequence[int], what: str = "bands") -> str:
     return f"{what}: \u00b11 sd over {seeds_phrase(counts)}"
 
 
-def setting_phrase(plan: dict[str, Any]) -> str:
-    """'<dataset>, <arch>, <steps> training steps' of a planned figure's runs."""
-    steps = sorted({int(r["steps"]) for r in plan["runs"]})
-    span = str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
-    return f"{plan['dataset']}, {plan['arch']}, {span} training steps"
+def plan_setting(plan: dict[str, Any]) -> str:
+    """'VGG, width 8 on Fashion-MNIST': a planned figure's network and data, as people name
+    them."""
+    runs = plan.get("runs") or [{}]
+    return setting_name(plan["dataset"], plan["arch"], runs[0].get("model"))
 
 
-def finish(fig: Figure, title: str, parts: Sequence[str]) -> None:
-    """Title and subtitle (what was run, what the bands are) above the figure, wrapped to its
-    width."""
-    width = max(40, int(fig.get_figwidth() * 15))
-    subtitle = textwrap.fill("; ".join(p for p in parts if p), width)
-    fig.suptitle(f"{title}\n{subtitle}", fontsize=8.5, linespacing=1.4)
+def finish(fig: Figure, title: str) -> None:
+    """A short title above the figure (what it shows, on which network and data); run details
+    go in the caption."""
+    size = FONTS["figure.titlesize"]
+    chars = int(fig.get_figwidth() * 72 / (0.6 * size))  # about 0.6 em a character
+    fig.suptitle(textwrap.fill(title, chars), fontsize=size)
+
+
+def caption(plan: dict[str, Any], *parts: str) -> str:
+    """The planned caption (what the paper ran, what ran here, what is drawn) followed by
+    ``parts``: what the bands mean and what the data show, one sentence each."""
+    sentences = [plan["caption"]] + [p[0].upper() + p[1:].rstrip(". ") + "." for p in parts if p]
+    return " ".join(s.strip() for s in sentences if s.strip())
+
+
+def after_init(data: pd.DataFrame) -> pd.DataFrame:
+    """Rows logged after initialisation (step > 0), where there are any: GC at step 0 is orders of
+    magnitude below the rest and would stretch a log axis over decades."""
+    later = data[data.step > 0]
+    return later if len(later) else data
+
+
+def short_number(value: float) -> str:
+    return f"{value:.2g}" if abs(value) < 0.1 else f"{value:.3g}"
+
+
+def change(values: Sequence[float]) -> str:
+    """How a quantity moved from the first to the last of ``values`` (weak to strong
+    regularisation, or along training): 'fell (43 → 24)', 'rose, not monotonically
+    (0.05 → 0.1)'."""
+    vals = [float(v) for v in values if np.isfinite(v)]
+    if len(vals) < 2:
+        return "was measured once"
+    first, last = vals[0], vals[-1]
+    word = "fell" if last < first else "rose" if last > first else "did not change"
+    steps = np.diff(vals)
+    monotone = bool(np.all(steps <= 0) or np.all(steps >= 0))
+    span = f"{short_number(first)} → {short_number(last)}"
+    return f"{word}{'' if monotone else ', not monotonically'} ({span})"
 
 
 def _plain(value: float, _pos: int | None = None) -> str:
@@ -143,17 +211,18 @@ def _plain(value: float, _pos: int | None = None) -> str:
 def readable_log(ax: Axes, which: str = "y") -> None:
     """Log-axis ticks a reader can take in at a glance, from the axis's current limits.
 
-    Under one decade: about four plain ticks (0.45, 0.5, ...), no minor labels; up to three
-    decades on a y axis (two on an x axis, where labels run side by side): 1-2-5 ticks; beyond:
-    one tick per decade. Labels are plain numbers (0.01, 20, 300), or all powers of ten
-    (10^-4 ... 10^6) when a wide axis reaches beyond 10^4 or below 10^-3. Call after the limits
-    are final (after all plotting).
+    Under one decade (a factor 3 on an x axis, where labels run side by side): a few plain
+    ticks (0.45, 0.5, ...), no minor labels; up to three decades on a y axis (two on an x
+    axis): 1-2-5 ticks; beyond: one tick per decade. Labels are plain numbers (0.01, 20, 300),
+    or all powers of ten (10^-4 ... 10^6) when a wide axis reaches beyond 10^4 or below 10^-3.
+    Call after the limits are final (after all plotting).
     """
     axis = ax.yaxis if which == "y" else ax.xaxis
     lo, hi = ax.get_ylim() if which == "y" else ax.get_xlim()
     ratio = hi / lo if lo > 0 else np.inf
-    if ratio < 10:
-        axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10], min_n_ticks=3))
+    if ratio < (10 if which == "y" else 3):  # x labels run side by side: plain ones only when
+        bins = 5 if which == "y" else 4  # the span is short, else 1-2-5 below
+        axis.set_major_locator(MaxNLocator(nbins=bins, steps=[1, 2, 5, 10], min_n_ticks=3))
         axis.set_minor_locator(NullLocator())
     elif ratio < (1000 if which == "y" else 100):
         axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -166,36 +235,66 @@ def readable_log(ax: Axes, which: str = "y") -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def step_ticks(ax: Axes, steps: Iterable[float]) -> None:
+    """A tick at each logged step where there are few (up to 6), so that few points read as
+    points at the steps they were logged."""
+    logged = sorted({int(s) for s in steps})
+    if 1 < len(logged) <= 6:
+        ax.set_xticks(logged, [f"{s:,}" for s in logged])
+
+
 def mean_sd_line(
     ax: Axes, data: pd.DataFrame, x: str, y: str, colour: Any, label: str, **line: Any
 ) -> None:
-    """Mean of ``y`` over the rows at each ``x`` (seeds, trials) with a +-1 sd band where there
-    are at least two rows."""
+    """Mean of ``y`` over the rows at each ``x`` (seeds, trials), a marker at each, with a +-1 sd
+    band where there are at least two rows."""
     g = data.groupby(x)[y].agg(["mean", "std", "size"]).sort_index()
-    ax.plot(g.index, g["mean"], color=colour, label=label, **line)
+    ax.plot(g.index, g["mean"], color=colour, label=label, **(MARKER | line))
     band = g[g["size"] > 1]
     if len(band):
         lo, hi = band["mean"] - band["std"], band["mean"] + band["std"]
         ax.fill_between(band.index, lo, hi, color=colour, alpha=0.2, lw=0)
 
 
-def label_row(ax: Axes, knob: str) -> None:
-    """Name a figure row by the direction of its sweep, left of its first panel."""
-    ax.annotate(
-        KNOB_DIRECTION[knob],
-        xy=(-0.42, 0.5),
-        xycoords="axes fraction",
-        rotation=90,
-        va="center",
-        ha="center",
-        fontsize=9,
-    )
+def visible_texts(fig: Figure) -> list[Text]:
+    """Every text the figure shows (titles, labels, tick labels, legends, annotations), after a
+    draw (tick labels exist only then)."""
+    fig.canvas.draw()
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
 
 
-def save(fig: Figure, pdf: str, png: str, data: pd.DataFrame, csv: str) -> None:
-    """PDF (Type 42 fonts) and 300-dpi PNG of ``fig``, and the plotted data as CSV."""
+def check_size_and_fonts(fig: Figure) -> dict[str, float]:
+    """Width, height and smallest font of ``fig`` at its final size; ValueError when it is wider
+    than :data:`MAX_WIDTH_IN` or any text is smaller than :data:`MIN_FONT_PT`."""
+    width, height = (float(v) for v in fig.get_size_inches())
+    texts = visible_texts(fig)
+    smallest = min(texts, key=lambda t: t.get_fontsize(), default=None)
+    size = float(smallest.get_fontsize()) if smallest is not None else float("inf")
+    if width > MAX_WIDTH_IN + 1e-9:
+        raise ValueError(f"figure is {width:.2f} in wide; at most {MAX_WIDTH_IN} in")
+    if size < MIN_FONT_PT - 1e-9:
+        raise ValueError(
+            f"text '{smallest.get_text()[:40]}' is {size:g} pt; at least {MIN_FONT_PT:g} pt"
+        )
+    return {"width_in": width, "height_in": height, "min_font_pt": size}
+
+
+def overflow_inches(fig: Figure) -> float:
+    """How far the drawn artists reach beyond the figure's edges (0: nothing is cut off)."""
+    fig.canvas.draw()
+    box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
+    width, height = fig.get_size_inches()
+    return float(max(0.0, -box.x0, -box.y0, box.x1 - width, box.y1 - height))
+
+
+def save(fig: Figure, pdf: str, png: str, data: pd.DataFrame, csv: str) -> dict[str, float]:
+    """PDF (Type 42 fonts) and 300-dpi PNG of ``fig`` at its own size, after
+    :func:`check_size_and_fonts`, and the plotted data as CSV; returns the size and smallest
+    font."""
+    quality = check_size_and_fonts(fig)
     with plt.rc_context(RC):
-        fig.savefig(pdf, bbox_inches="tight")
-        fig.savefig(png, bbox_inches="tight", dpi=PNG_DPI)
+        fig.savefig(pdf)
+        fig.savefig(png, dpi=PNG_DPI)
     plt.close(fig)
     data.to_csv(csv, index=False)
+    return quality

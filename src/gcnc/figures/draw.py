@@ -8,14 +8,14 @@ from typing import Any
 import seaborn as sns
 
 from gcnc.figures.bound import render_bound
-from gcnc.figures.common import RC
+from gcnc.figures.common import FONTS, RC
 from gcnc.figures.controls import render_controls
 from gcnc.figures.finetune import render_finetune
 from gcnc.figures.sampling import render_gc_sampling
 from gcnc.figures.sweeps import render_learning_curves, render_sweep
 from gcnc.figures.transfer import render_transfer
 
-Renderer = Callable[[dict[str, Any], list[str], str, str, str], None]
+Renderer = Callable[[dict[str, Any], list[str], str, str, str], str]
 RENDERERS: dict[str, Renderer] = {
     "sweep": render_sweep,
     "controls": render_controls,
@@ -36,7 +36,9 @@ def renderer(plan: dict[str, Any]) -> Renderer:
         raise ValueError(f"unknown figure kind '{plan['kind']}'") from None
 
 
-def render(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str) -> None:
-    """Draw one planned figure (see :func:`figure_plan`)."""
-    sns.set_theme(context="paper", style="whitegrid", rc=RC)
-    renderer(plan)(plan, inputs, pdf, png, csv)
+def render(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str) -> str:
+    """Draw one planned figure (see :func:`figure_plan`); returns its caption: the plan's (what
+    the paper ran, what ran here, what is drawn) with what the bands mean and what the data
+    show."""
+    sns.set_theme(context="paper", style="whitegrid", rc=RC | FONTS)
+    return renderer(plan)(plan, inputs, pdf, png, csv)

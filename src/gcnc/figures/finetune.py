@@ -10,7 +10,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from gcnc.figures.common import finish, readable_log, save, seeds_phrase, setting_phrase
+from gcnc.figures.common import (
+    FULL_WIDTH,
+    caption,
+    finish,
+    plan_setting,
+    readable_log,
+    save,
+    seeds_phrase,
+)
 
 MODE_STYLE = {  # one colour per mode (colour-blind safe Okabe-Ito hues)
     "linear_probe": ("#0072B2", "linear probe"),
@@ -64,7 +72,7 @@ def _strip(ax: plt.Axes, data: pd.DataFrame, cats: list[tuple[str, str]], col: s
         ax.scatter(i + rng.uniform(-0.15, 0.15, len(vals)), vals, s=9, color=colour, alpha=0.6)
         if len(vals):
             ax.hlines(vals.mean(), i - 0.3, i + 0.3, color=colour, lw=2)
-    ax.set_xticks(range(len(cats)), [_label(m, u) for m, u in cats], fontsize=6.5)
+    ax.set_xticks(range(len(cats)), [_label(m, u) for m, u in cats], fontsize=7)
     ax.set_xlim(-0.6, len(cats) - 0.4)
 
 
@@ -77,9 +85,39 @@ def _scatter(ax: plt.Axes, data: pd.DataFrame, x: str, modes: list[str]) -> None
     ax.set_ylabel("target test accuracy")
 
 
-def render_finetune(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str) -> None:
+def _spearman(x: pd.Series, y: pd.Series) -> float:
+    """Spearman's rank correlation (NaN with fewer than three pairs)."""
+    ok = x.notna() & y.notna()
+    if ok.sum() < 3:
+        return float("nan")
+    return float(np.corrcoef(x[ok].rank(), y[ok].rank())[0, 1])
+
+
+def finetune_findings(data: pd.DataFrame, best: pd.DataFrame, every: pd.DataFrame) -> str:
+    """'Found: highest mean accuracy full FT (0.92), ... lowest linear probe (0.81); Spearman
+    rank correlation of accuracy with target NC1 -0.8 (every mode and unit), with source NC1
+    0.1 (best unit per mode).'"""
+    if not len(data):
+        return ""
+    means = data.groupby(["mode", "unit"]).accuracy.mean().sort_values(ascending=False)
+    named = [f"{_label(m, u).replace(chr(10), ' ')} ({means[(m, u)]:.2f})" for m, u in means.index]
+    text = "Found: mean target accuracy, highest first: " + ", ".join(named)
+    rho_target = _spearman(every.target_nc1, every.accuracy)
+    rho_source = _spearman(best.source_nc1, best.accuracy)
+    rhos = []
+    if np.isfinite(rho_target):
+        rhos.append(f"{rho_target:+.2f} with target NC1 (every mode and unit)")
+    if np.isfinite(rho_source):
+        rhos.append(f"{rho_source:+.2f} with source NC1 (best unit per mode)")
+    if rhos:
+        text += "; Spearman rank correlation of accuracy " + " and ".join(rhos)
+    return text
+
+
+def render_finetune(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str) -> str:
     """Four panels from finetune.csv, the study's ok runs: accuracy and target NC1 per mode and
-    unit; source NC1 vs accuracy (best unit per mode); target NC1 vs accuracy (every row)."""
+    unit (each across the figure's width); source NC1 vs accuracy (best unit per mode); target
+    NC1 vs accuracy (every row). Returns the caption."""
     table = pd.read_csv(inputs[0])
     ids = {r["run_id"] for r in plan["runs"]}
     data = table[table.run_id.isin(ids) & (table.status == "ok")].copy()
@@ -87,43 +125,46 @@ def render_finetune(plan: dict[str, Any], inputs: list[str], pdf: str, png: str,
     data["best"] = data["best"].astype(bool)
     cats = _categories(data)
     trained = [c for c in cats if not c[0].startswith("fewshot")]
-    fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.0), constrained_layout=True)
-    _strip(axes[0, 0], data, cats, "accuracy")
-    axes[0, 0].set_ylabel("target test accuracy")
-    axes[0, 0].set_title("accuracy per mode and unit (Li et al. Tables 2-5)", fontsize=9)
-    _strip(axes[0, 1], data, trained, "target_nc1")
-    axes[0, 1].set_yscale("log")
-    axes[0, 1].set_ylabel("target NC1 (training set)")
-    axes[0, 1].set_title("target NC1 after transfer (Li et al. Fig. 11)", fontsize=9)
+    fig, axes = plt.subplot_mosaic(
+        [["accuracy", "accuracy"], ["target", "target"], ["source_vs", "target_vs"]],
+        figsize=(FULL_WIDTH, 7.4),
+        constrained_layout=True,
+    )
+    _strip(axes["accuracy"], data, cats, "accuracy")
+    axes["accuracy"].set_ylabel("target test accuracy")
+    axes["accuracy"].set_title("accuracy per mode and unit (Li et al. Tables 2-5)")
+    _strip(axes["target"], data, trained, "target_nc1")
+    axes["target"].set_yscale("log")
+    axes["target"].set_ylabel("target NC1 (training set)")
+    axes["target"].set_title("target NC1 after transfer (Li et al. Fig. 11)")
     best = data[data["best"] & data["mode"].isin([m for m, _ in trained])]
     modes = [m for m in MODE_STYLE if m in set(best["mode"])]
-    _scatter(axes[1, 0], best, "source_nc1", modes)
-    axes[1, 0].set_xlabel("source NC1 (pretraining, training set)")
-    axes[1, 0].set_title("source NC1 vs transfer accuracy, best unit (Li et al. C1)", fontsize=9)
+    _scatter(axes["source_vs"], best, "source_nc1", modes)
+    axes["source_vs"].set_xlabel("source NC1 (pretraining, training set)")
+    axes["source_vs"].set_title("source NC1 vs accuracy, best unit (C1)")
     every = data[data["mode"].isin(modes)]
-    _scatter(axes[1, 1], every, "target_nc1", modes)
-    axes[1, 1].set_xlabel("target NC1 (training set)")
-    axes[1, 1].set_title("target NC1 vs accuracy, every mode and unit (C4, C8)", fontsize=9)
-    for ax in (axes[0, 1], axes[1, 0], axes[1, 1]):
-        if len(data):
-            readable_log(ax, "y" if ax is axes[0, 1] else "x")
-    handles, labels = axes[1, 1].get_legend_handles_labels()
+    _scatter(axes["target_vs"], every, "target_nc1", modes)
+    axes["target_vs"].set_xlabel("target NC1 (training set)")
+    axes["target_vs"].set_title("target NC1 vs accuracy, every unit (C4, C8)")
+    if len(data):
+        readable_log(axes["target"], "y")
+        readable_log(axes["source_vs"], "x")
+        readable_log(axes["target_vs"], "x")
+    handles, labels = axes["target_vs"].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=7)
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
     runs = data.drop_duplicates("run_id")
     shots = data["shot"].dropna() if "shot" in data else pd.Series([], dtype=float)
     shot = int(shots.max()) if len(shots) else None
     tuned = data["finetune_steps"].dropna() if "finetune_steps" in data else pd.Series([])
     steps = sorted(tuned[tuned > 0].astype(int).unique())
-    finish(
-        fig,
-        f"{plan['paper']}: transfer modes, target NC1 and source NC1",
-        [
-            setting_phrase(plan) + " (pretraining on the source classes)",
-            f"{len(runs)} source runs ({seeds_phrase([runs.seed.nunique()])}), tuned on the "
-            "target classes" + (f" for {steps[-1]} SGD steps" if steps else ""),
-            "dots: runs; bars: mean over runs; linear probe fitted to convergence",
-            f"few-shot: {shot}-shot episodes on frozen features" if shot else "",
-        ],
-    )
+    finish(fig, f"Li et al.'s transfer modes, target and source NC1 ({plan_setting(plan)})")
     save(fig, pdf, png, data[[c for c in KEEP if c in data]], csv)
+    return caption(
+        plan,
+        f"{len(runs)} source runs ({seeds_phrase([runs.seed.nunique()])})"
+        + (f", tuned for {steps[-1]:,} SGD steps" if steps else ""),
+        "Dots: runs; bars: mean over runs; linear probe fitted to convergence"
+        + (f"; few-shot: {shot}-shot episodes on frozen features" if shot else ""),
+        finetune_findings(data, best, every),
+    )
