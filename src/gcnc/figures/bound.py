@@ -25,7 +25,7 @@ from gcnc.figures.common import (
 
 DEGREE = {1: "linear", 2: "quadratic", 3: "cubic"}.get(RITZ_DEGREE, f"degree {RITZ_DEGREE}")
 C_METHOD_LABEL = {
-    "paper_nc_over_gcol": "NC/GCol (paper's method)",
+    "paper_nc_over_gcol": "the paper's c: max NC / GCol after initialisation",
     "linear_test_functions": "linear test functions (95% lower bound)",
     "network_test_functions": "network test functions (sample ratio)",
     "ritz_polynomial": f"Ritz, restricted ({DEGREE}, top-{RITZ_DIMS} PCs)",
@@ -118,4 +118,6 @@ def render_bound(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, cs
     seeds = long.groupby("curve").seed.nunique().tolist()
     finish(fig, f"Prop. 4.3: bound and test error ({plan_setting(plan)})")
     save(fig, pdf, png, long[["run_id", "seed", "step", "curve", "c_method", "value", "c"]], csv)
-    return caption(plan, band_phrase(seeds), bound_findings(long, methods, labels))
+    units = ("every c in the units of the network's input (standardised pixels); "
+             "poincare.csv converts each to [0, 1] and 0-255 pixel units")  # fmt: skip
+    return caption(plan, band_phrase(seeds), units, bound_findings(long, methods, labels))
