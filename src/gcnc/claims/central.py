@@ -69,25 +69,35 @@ def central_table(columns: dict[str, tuple[pd.DataFrame, str]]) -> str:
     return markdown_table(central_cells(columns))
 
 
+def central_columns_of(
+    preset: str, claims_csv: Path, plan_csv: Path, name_preset: bool
+) -> dict[str, tuple[pd.DataFrame, str]]:
+    """One preset's columns: each comparison group on the dataset of its Fig. 1 study, labelled
+    by the preset's name where it has one such group, else by how the group's runs were trained
+    (:func:`gcnc.plan.protocol_of`), after the preset's name with ``name_preset``."""
+    claims, plan = pd.read_csv(claims_csv), pd.read_csv(plan_csv)
+    dataset = plan.loc[plan.study == "fig1", "dataset"].iloc[0]
+    rows = plan[plan.dataset == dataset].drop_duplicates("group")
+    columns: dict[str, tuple[pd.DataFrame, str]] = {}
+    for _, row in rows.iterrows():
+        label = preset if len(rows) == 1 else protocol_of(row["group"])
+        if name_preset and len(rows) > 1:
+            label = f"{preset}: {label}"
+        columns[label] = (claims, row["group"])
+    return columns
+
+
 def central_columns(
     presets: list[str], root: Path, name_presets: bool | None = None
 ) -> dict[str, tuple[pd.DataFrame, str]]:
     """The columns of a central-claims table from ``<root>/paper_figures/<preset>/claims.csv``
-    and ``<root>/results/<preset>/plan.csv``: each comparison group on the dataset of the
-    preset's Fig. 1 study, labelled by the preset's name where it has one such group, else by
-    how the group's runs were trained (:func:`gcnc.plan.protocol_of`), after the preset's name
-    when the table has several presets (or ``name_presets`` says so)."""
+    and ``<root>/results/<preset>/plan.csv`` (:func:`central_columns_of`), the presets named
+    when the table has several (or ``name_presets`` says so)."""
     if name_presets is None:
         name_presets = len(presets) > 1
     columns: dict[str, tuple[pd.DataFrame, str]] = {}
     for preset in presets:
-        claims = pd.read_csv(root / "paper_figures" / preset / "claims.csv")
-        plan = pd.read_csv(root / "results" / preset / "plan.csv")
-        dataset = plan.loc[plan.study == "fig1", "dataset"].iloc[0]
-        rows = plan[plan.dataset == dataset].drop_duplicates("group")
-        for _, row in rows.iterrows():
-            label = preset if len(rows) == 1 else protocol_of(row["group"])
-            if name_presets and len(rows) > 1:
-                label = f"{preset}: {label}"
-            columns[label] = (claims, row["group"])
+        claims = root / "paper_figures" / preset / "claims.csv"
+        plan = root / "results" / preset / "plan.csv"
+        columns |= central_columns_of(preset, claims, plan, name_presets)
     return columns
