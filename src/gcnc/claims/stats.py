@@ -1,7 +1,7 @@
 """How a claim row reaches its verdict, and the effect sizes it reports.
 
 Verdict rule (also written into claims.md):
-- Each row is one two-sided test of the claim's predicted direction (:mod:`gcnc.claims.exact`):
+- Each row is one two-sided test of the claim's predicted direction (module `gcnc.claims.exact`):
   a trend over a knob or a metric is Kendall's S over the runs of one comparison group, exact
   under permutation (the Jonckheere-Terpstra test when the knob takes a few values, each with its
   seeds as replicates); a trend along training is S summed within runs; "at every logged step"
@@ -12,12 +12,12 @@ Verdict rule (also written into claims.md):
   (the paper's claims, or our extensions) on one comparison group of one preset. A row enters
   its family only if its design can reach p <= 0.05 at all (the smallest p-value attainable with
   its runs and knob values); the others are "not testable" here and stay inconclusive.
-- ``reproduced``: adjusted p <= 0.05 and the statistic on the predicted side; ``not reproduced``:
-  adjusted p <= 0.05 on the other side; ``inconclusive`` otherwise. So a family of claims is
+- *reproduced*: adjusted p <= 0.05 and the statistic on the predicted side; *not reproduced*:
+  adjusted p <= 0.05 on the other side; *inconclusive* otherwise. So a family of claims is
   tested at family-wise error rate 0.05 against both kinds of wrong verdict.
 - Sanity checks (true by construction: Prop. 4.1 with a valid constant, unbiased estimators)
-  ``pass`` or ``fail`` and never count as reproductions. A constant measured in other units or
-  on other data than the paper's is ``not comparable``, with its conversions shown.
+  *pass* or *fail* and never count as reproductions. A constant measured in other units or
+  on other data than the paper's is *not comparable*, with its conversions shown.
 - The effect size is computed within each seed (a seed replicates the whole design: the same
   initialisation and data order at every knob value) and summarised by its mean over seeds with a
   95% t-interval over seeds (geometric mean and interval for ratios); one seed gives no interval.
