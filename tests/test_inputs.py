@@ -66,7 +66,7 @@ CASES = {
     "NaN features, NC1": (
         lambda: nc1(NAN, Y),
         ValueError,
-        "features: 1 non-finite values .* row 5",
+        "features: 1 non-finite value .* in row 5 at index \\(5, ",
     ),
     "NaN features, NC": (lambda: neural_collapse(NAN, Y), ValueError, "features: 1 non-finite"),
     "integer features": (lambda: neural_collapse(Y[:, None] * 1, Y), TypeError, "features: "),
