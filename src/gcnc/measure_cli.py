@@ -35,7 +35,8 @@ from gcnc.measure_io import (
     load_torchvision_model,
     subsample,
 )
-from gcnc.measurement import EXACT_MAX_PRODUCTS, GC_EXAMPLES, check_options, measure
+from gcnc.measurement import GC_EXAMPLES, check_options, measure
+from gcnc.metrics.gc_plan import GC_MAX_SECONDS, GC_TARGET_RSE
 
 
 def add_parser(sub: Any) -> None:
@@ -63,15 +64,21 @@ def add_parser(sub: Any) -> None:
         "--layer", help="embedding = this layer's output (default: final Linear's input)"
     )
     m.add_argument("--estimator", choices=["auto", "exact", "hutchinson"], default="auto")
-    m.add_argument("--n-probes", type=int, default=16, help="Hutchinson probes per example")
+    m.add_argument("--n-probes", type=int, help="Hutchinson probes per example")
     m.add_argument(
         "--gc-examples", type=int, default=GC_EXAMPLES, help="examples GC is measured on"
     )
     m.add_argument(
-        "--exact-max-products",
-        type=int,
-        default=EXACT_MAX_PRODUCTS,
-        help="auto: exact GC up to this many Jacobian-vector products, Hutchinson above",
+        "--gc-max-seconds",
+        type=float,
+        default=GC_MAX_SECONDS,
+        help="auto: exact GC when predicted to take at most this long, else Hutchinson",
+    )
+    m.add_argument(
+        "--gc-target-rse",
+        type=float,
+        default=GC_TARGET_RSE,
+        help="auto: Hutchinson probes for this relative standard error of GC from the probes",
     )
     m.add_argument("--batch-size", type=int, default=64)
     m.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1")
@@ -143,9 +150,9 @@ def run(args: argparse.Namespace) -> int:
                 raise MeasureInputError(f"--{name.replace('_', '-')}: must be positive")
         check_options(
             args.estimator,
+            {"gc_max_seconds": args.gc_max_seconds, "gc_target_rse": args.gc_target_rse},
             n_probes=args.n_probes,
             gc_examples=args.gc_examples,
-            exact_max_products=args.exact_max_products,
             batch_size=args.batch_size,
         )
         model, data, described = _prepare(args)
@@ -158,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
             estimator=args.estimator,
             n_probes=args.n_probes,
             gc_examples=args.gc_examples,
-            exact_max_products=args.exact_max_products,
+            gc_max_seconds=args.gc_max_seconds,
+            gc_target_rse=args.gc_target_rse,
             batch_size=args.batch_size,
             seed=args.seed,
             progress=not args.quiet,
