@@ -144,7 +144,8 @@ CASES = {
     "measure: no final Linear": (
         lambda: gcnc.measure(MLP.embed, X, Y),
         ValueError,
-        "model: no nn.Linear gives the network's output",
+        r"model: the network's output \(2, 3\) is computed after its last nn.Linear, '3' .* "
+        "or embed=model when the model is the embedding itself",
     ),
     "measure: unknown layer": (
         lambda: gcnc.measure(MLP, X, Y, embed="body"),

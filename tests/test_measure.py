@@ -332,3 +332,24 @@ def test_progress_lines_give_the_time_left_at_most_once_a_second(monkeypatch, ca
         "measure: GC (exact) 25/100 Jacobian products, 2 s, about 6 s left",
         "measure: GC (exact) 100/100 Jacobian products, 10 s",
     ]
+
+
+def test_an_output_computed_after_the_last_linear_says_why_and_which_layer_to_pass():
+    """A network ending in log_softmax: the error names the last Linear and the layer that
+    feeds it; with that layer, the numbers are those of its output."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 6), nn.ReLU(), nn.Linear(6, K), nn.LogSoftmax(1)
+    )
+    x, y = images()
+    with pytest.raises(
+        ValueError,
+        match=r"model: the network's output \(2, 3\) is computed after its last nn.Linear, '3' "
+        r"\(e.g. by a log_softmax or softmax\), not by an nn.Linear, .* pass embed='2'",
+    ):
+        gcnc.measure(net, x, y)
+    m = gcnc.measure(net, x, y, embed="2", estimator="exact")
+    with torch.no_grad():
+        f = net[:3](x)
+    assert m.embedding == "output of '2' (ReLU)"
+    assert m.nc == pytest.approx(neural_collapse(f, y), rel=1e-9)

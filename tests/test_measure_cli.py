@@ -134,13 +134,19 @@ def test_torchvision_model_with_a_state_dict_on_an_image_folder(tmp_path, capsys
     ("args", "message"),
     [
         (["resnet19", "{npz}"], "MODEL: 'resnet19' is neither .*did you mean resnet18"),
-        (["resnet18", "{npz}", "--weights", "{garbage}"], "--weights: cannot read .*garbage.pt"),
+        (
+            ["resnet18", "{npz}", "--weights", "{garbage}"],
+            r"--weights: cannot read .*garbage.pt as weights saved by torch.save \(",
+        ),
         (["{run}", "{tmp}/nothing"], "DATA: .*nothing is not a .npz file"),
         (["{run}", "{npz}", "--weights", "{garbage}"], "--weights: a study run brings its own"),
         (["{run}", "{bad_npz}"], r"DATA: .*bad.npz holds \['x'\], expected arrays x and y"),
-        (["{run}", "{npz}", "--max-examples", "0"], "--max-examples: must be positive"),
+        (["{run}", "{npz}", "--max-examples", "0"], "--max-examples: expected a positive integer"),
         (["{garbage}", "{npz}"], "MODEL: .*garbage.pt is not in a study run folder"),
-        (["{run}", "{npz}", "--n-probes", "0"], "n_probes: expected a positive integer"),
+        (["{run}", "{npz}", "--n-probes", "0"], "^gcnc measure: error: --n-probes: expected a pos"),
+        (["{run}", "{npz}", "--gc-max-seconds", "0"], "--gc-max-seconds: expected a positive"),
+        (["{run}", "{npz}", "--gc-target-rse", "nan"], "--gc-target-rse: expected a positive"),
+        (["{run}", "{npz}", "--layer", "nosuch"], "--layer: the model has no layer named 'nosuch'"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_line_naming_them(tmp_path, capsys, args, message):
@@ -150,7 +156,7 @@ def test_bad_arguments_exit_2_with_a_line_naming_them(tmp_path, capsys, args, me
     (tmp_path / "garbage.pt").write_bytes(b"not a torch file")
     paths = {"npz": tmp_path / "data.npz", "bad_npz": tmp_path / "bad.npz", "tmp": tmp_path}
     paths |= {"run": tmp_path / "run", "garbage": tmp_path / "garbage.pt"}
-    code, _, err = run_cli(*[a.format(**paths) for a in args], capsys=capsys)
+    code, _, err = run_cli(*[a.format(**paths) for a in args], "--quiet", capsys=capsys)
     assert code == 2 and err.startswith("gcnc measure: error: ")
     assert len(err.strip().splitlines()) == 1
     assert __import__("re").search(message, err), err
