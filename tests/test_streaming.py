@@ -6,6 +6,7 @@ the errors of a training loop."""
 
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,3 +198,22 @@ def test_errors_of_a_training_loop_name_the_argument():
     with pytest.raises(ValueError, match=r"gc: classes \[1, 2, 3\] have no GC values"):
         metric.update_gc(np.ones(1), [0])
         metric.compute()
+
+
+def test_the_training_loop_of_the_documentation_runs():
+    """docs/library.md's training-loop example, on a small CNN and random images."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "library.md").read_text()
+    section = text[text.index("## In a training loop") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    assert len(code.strip().splitlines()) == 10
+    model = small_cnn()
+    g = torch.Generator().manual_seed(5)
+    y = torch.arange(24) % K
+    loader = list(zip(torch.randn(24, 1, 8, 8, generator=g).split(8), y.split(8), strict=True))
+    printed = []
+    scope = {
+        "gcnc": gcnc, "torch": torch, "model": model, "epochs": 2, "train_loader": loader,
+        "test_loader": loader, "train_one_epoch": lambda *_: None, "print": lambda *a: printed.append(a),
+    }  # fmt: skip
+    exec(code.replace("n_classes=10", f"n_classes={K}"), scope)
+    assert len(printed) == 2 and scope["result"].n_examples == 24

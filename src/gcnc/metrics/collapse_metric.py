@@ -74,7 +74,8 @@ class Collapse:
         if self._second is not None:
             raise ValueError("update: the second pass has begun; call reset() first")
         z = None if logits is None else check_features(logits, "logits")
-        rows = check_features(features, name or "features").shape[0]
+        given = as_tensor(features, name or "features")  # checked in full by classes.add
+        rows = given.shape[0] if given.dim() else 0
         if z is not None and tuple(z.shape) != (rows, self._logit_classes or z.shape[1]):
             raise ValueError(
                 f"logits: shape {tuple(z.shape)}, expected ({rows}, classes) with the "
