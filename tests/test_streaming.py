@@ -211,9 +211,8 @@ def test_the_training_loop_of_the_documentation_runs():
     y = torch.arange(24) % K
     loader = list(zip(torch.randn(24, 1, 8, 8, generator=g).split(8), y.split(8), strict=True))
     printed = []
-    scope = {
-        "gcnc": gcnc, "torch": torch, "model": model, "epochs": 2, "train_loader": loader,
-        "test_loader": loader, "train_one_epoch": lambda *_: None, "print": lambda *a: printed.append(a),
-    }  # fmt: skip
+    scope = {"gcnc": gcnc, "torch": torch, "model": model, "epochs": 2}
+    scope |= {"train_loader": loader, "test_loader": loader, "train_one_epoch": lambda *_: None}
+    scope["print"] = lambda *values: printed.append(values)
     exec(code.replace("n_classes=10", f"n_classes={K}"), scope)
     assert len(printed) == 2 and scope["result"].n_examples == 24

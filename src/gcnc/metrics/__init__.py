@@ -20,9 +20,6 @@ from gcnc.metrics.collapse import (
     nc1,
     nc2,
     nc3,
-    nc4,
-    ncm_accuracy,
-    ncm_predict,
     neural_collapse,
     numerical_rank,
     pairwise_sq_distances,
@@ -32,6 +29,7 @@ from gcnc.metrics.collapse_metric import Collapse
 from gcnc.metrics.detail import ClassDetail
 from gcnc.metrics.gc import embedding_gc, per_example_gc, per_feature_gc
 from gcnc.metrics.gc_penalty import gc_penalty
+from gcnc.metrics.ncm import nc4, ncm_accuracy, ncm_predict
 from gcnc.metrics.result import CollapseResult
 from gcnc.metrics.slope import path_slope
 from gcnc.metrics.streaming import ClassAccumulator

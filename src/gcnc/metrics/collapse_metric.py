@@ -33,11 +33,11 @@ from gcnc.metrics.collapse import (
     metric_status,
     nc2,
     nc3,
-    ncm_predict,
     neural_collapse,
 )
 from gcnc.metrics.detail import ClassDetail
 from gcnc.metrics.inputs import as_tensor, check_features, check_finite, check_labels
+from gcnc.metrics.ncm import ncm_predict
 from gcnc.metrics.result import CollapseResult
 from gcnc.metrics.spectra import BetweenClassBasis, nc1_from_projections
 from gcnc.metrics.streaming import ClassAccumulator
