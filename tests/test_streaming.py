@@ -190,6 +190,8 @@ def test_errors_of_a_training_loop_name_the_argument():
     metric.update(f[10:15], y[10:15], logits=torch.zeros(5, K))
     with pytest.raises(ValueError, match=r"logits: shape \(5, 2\), expected \(5, classes\)"):
         metric.update(f[15:], y[15:], logits=torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="gc: 2 values for 5 rows of features"):
+        metric.update(f[15:], y[15:], gc=[1.0, 2.0])
     assert metric.classes.n == 15  # a batch refused is not added
     with pytest.raises(TypeError, match="labels: a list of integer class indices.* 0.5"):
         metric.update(f[10:], [0.5] * 10)

@@ -81,6 +81,7 @@ class Collapse:
                 f"logits: shape {tuple(z.shape)}, expected ({rows}, classes) with the "
                 f"{self._logit_classes or 'same'} classes of every batch"
             )
+        values = None if gc is None else _gc_values(gc, rows)
         y = self.classes.add(features, labels, name=name or "features")
         argmax = None
         if z is None:
@@ -93,19 +94,14 @@ class Collapse:
             self._argmax = None
         elif self._argmax is not None and argmax is not None:
             self._argmax.append(argmax)
-        if gc is not None:
-            self.update_gc(gc, y)
+        if values is not None:
+            self._gc.append((values, y.cpu()))
 
     def update_gc(self, gc: Any, labels: Any) -> None:
         """Add per-example GC values ||J_f(x)||_F^2 (a tensor, an array or a list) of examples of
         the classes ``labels``."""
-        if isinstance(gc, (list, tuple)):
-            gc = torch.tensor(gc, dtype=torch.float64)
-        values = as_tensor(gc, "gc").detach().double().flatten().cpu()
+        values = _gc_values(gc)
         y = check_labels(labels, values.numel(), self.n_classes, rows_of="gc").cpu()
-        check_finite(values, "gc")
-        if bool((values < 0).any()):
-            raise ValueError("gc: squared Jacobian norms cannot be negative")
         self._gc.append((values, y))
 
     @property
@@ -232,3 +228,17 @@ class Collapse:
             if detail
             else None,
         )
+
+
+def _gc_values(gc: Any, rows: int | None = None) -> torch.Tensor:
+    """Per-example GC values as a finite, non-negative float64 CPU vector (``rows`` long when
+    given); errors name ``gc``."""
+    if isinstance(gc, (list, tuple)):
+        gc = torch.tensor(gc, dtype=torch.float64)
+    values = as_tensor(gc, "gc").detach().double().flatten().cpu()
+    if rows is not None and values.numel() != rows:
+        raise ValueError(f"gc: {values.numel()} values for {rows} rows of features")
+    check_finite(values, "gc")
+    if bool((values < 0).any()):
+        raise ValueError("gc: squared Jacobian norms cannot be negative")
+    return values
