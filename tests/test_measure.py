@@ -187,6 +187,10 @@ def test_auto_estimator_by_time_and_hutchinson_is_unbiased_within_its_stderr():
     ]
     assert all(r.gc_estimator == "hutchinson" and r.gc_probes == 2 for r in runs)
     assert "n_probes=2" in runs[0].notes[-1] and "probes given" in runs[0].notes[-1]
+    # no time for one probe on 60 examples: 2 per class (the least), and the note reproduces it
+    assert all(r.gc_examples == 2 * K for r in runs) and "gc_examples=6)" in runs[0].notes[-1]
+    again = gcnc.measure(model, x, y, estimator="hutchinson", n_probes=2, gc_examples=6)
+    assert (again.gc, again.gc_stderr) == (runs[0].gc, runs[0].gc_stderr)
     values = np.array([r.gc for r in runs])
     assert abs(values.mean() - exact.gc) < 4 * values.std(ddof=1) / math.sqrt(len(values))
     # the reported standard error covers examples and probes: above exact's (examples only)
@@ -199,7 +203,7 @@ def test_auto_estimator_by_time_and_hutchinson_is_unbiased_within_its_stderr():
         (60.0, 0.01, 100, "1% relative standard error from probes needs 100;"),
         (60.0, 0.1, 1, "10% relative standard error from probes needs 1;"),
         (1.05, 0.01, 15, "needs 100, the budget allows 15;"),
-        (0.01, 0.01, 1, "the budget allows 0;"),
+        (0.01, 0.01, 1, "the budget allows 0; GC on 7 of the 100 examples to fit the budget"),
         (63.0, 0.01, None, "exact (auto: predicted 62.6 s"),
     ],
 )
@@ -207,7 +211,8 @@ def test_auto_probes_from_the_pilot_timings_and_variance(monkeypatch, seconds, t
     """The pilot's timings given (not run) for 16 of 100 examples: 10 ms a forward pass, 10 ms a
     VJP, p = 1000, GC 10 with a single-probe variance of 100. Exact: 100/16 x (0.01 + 1000 x
     0.01) = 62.6 s. Hutchinson needs q = 100 / (target^2 x 10^2 x 100) probes; a budget B
-    allows floor((B / 6.25 - 0.01) / 0.01)."""
+    allows floor((B / 6.25 - 0.01) / 0.01), and when that is 0, one probe on
+    floor(B / (0.02 / 16)) examples."""
     pilot = {"forward": 0.01, "pass": 0.01, "p": 1000.0, "gc": 10.0, "variance": 100.0}
     monkeypatch.setattr(gc_plan, "_pilot", lambda *_args: pilot)
     x = torch.randn(100, 1, 32, 32)  # d = 1024: exact GC takes p VJPs (2d > p), not d JVPs
@@ -216,7 +221,8 @@ def test_auto_probes_from_the_pilot_timings_and_variance(monkeypatch, seconds, t
     )
     assert plan.n_probes == probes and why in plan.note, plan.note
     if probes is not None:
-        assert plan.predicted_seconds == pytest.approx(6.25 * (0.01 + probes * 0.01))
+        examples = plan.n_examples or 100
+        assert plan.predicted_seconds == pytest.approx(examples / 16 * (0.01 + probes * 0.01))
         assert f"estimator='hutchinson', n_probes={probes}" in plan.note
 
 

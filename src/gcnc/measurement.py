@@ -116,7 +116,8 @@ def measure(
     probes) with ``estimator`` ``exact``, ``hutchinson`` (``n_probes`` per example, default 16)
     or ``auto``: exact when a timed pilot predicts at most ``gc_max_seconds`` (default 60 s),
     else Hutchinson with ``n_probes`` or, by default, the probes for a relative standard error of
-    ``gc_target_rse`` (default 1%) from the probes, within the budget. ``batch_size``: examples
+    ``gc_target_rse`` (default 1%) from the probes, within the budget (on fewer examples, two
+    per class at least, when one probe each does not fit). ``batch_size``: examples
     per forward pass and per GC backward graph. ``detail``: per-class counts, means, variances,
     GC and the CDNV matrix in ``Measurement.detail`` (:class:`gcnc.metrics.ClassDetail`).
     ``progress``: lines on stderr.
@@ -146,18 +147,21 @@ def measure(
             second_pass(batches, embedding, collapse, device, dtype, report)
     k, p = stats.k, stats.means.shape[1]
     x_gc, y_gc = reservoir.sample()
-    x_gc = x_gc.to(dtype or x_gc.dtype)
     plan = plan_gc(
         embedding.module,
-        x_gc.to(device),
+        x_gc.to(device=device, dtype=dtype or x_gc.dtype),
         estimator,
         n_probes,
         max_seconds=gc_max_seconds,
         target_rse=gc_target_rse,
         chunk_size=batch_size,
+        min_examples=2 * k,
         seed=seed,
     )
     report.say(plan.note)
+    if plan.n_examples is not None:
+        x_gc, y_gc = reservoir.sample(per_class=max(1, plan.n_examples // k))
+    x_gc = x_gc.to(dtype or x_gc.dtype)
     collapse.update_gc(sampled_gc(embedding, x_gc, p, plan, seed, batch_size, report), y_gc)
     notes = [f"embedding: {embedding.description}"]
     if collapse.logit_classes is None:

@@ -126,10 +126,14 @@ class ClassReservoir:
             elif key < -heap[0][0]:
                 heapq.heapreplace(heap, (-key, self.offered, row.clone()))
 
-    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The kept inputs and their labels, classes in increasing order, each by its keys."""
+    def sample(self, per_class: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The kept inputs and their labels, classes in increasing order, each by its keys;
+        with ``per_class``, only the examples of the smallest keys of each class (the sample a
+        reservoir of ``per_class`` x classes would have kept)."""
         classes = sorted(self.kept)
-        rows = [(c, entry) for c in classes for entry in sorted(self.kept[c], reverse=True)]
+        rows = [
+            (c, entry) for c in classes for entry in sorted(self.kept[c], reverse=True)[:per_class]
+        ]
         x = torch.stack([entry[2] for _, entry in rows])
         return x, torch.tensor([c for c, _ in rows])
 

@@ -5,19 +5,22 @@ p reverse-mode VJPs, or d forward-mode JVPs when cheaper), Hutchinson one VJP pe
 product costs depends on the network and its input: the same 10,240 products took 26 s on a
 ResNet-18 and 109 s on a DenseNet-121 (issue 34). So ``auto`` measures it: a pilot on up to
 PILOT_EXAMPLES examples of the sample, spread over it, runs one forward pass and PILOT_PASSES
-backward passes with Rademacher probes (and, when exact GC would use forward mode, two JVPs),
-and predicts, per example,
+backward passes with Rademacher probes, then one more forward pass (timed once warm: the first
+pass of a network also builds its kernels), and, when exact GC would use forward mode, two
+JVPs. It predicts, for n examples, b pilot examples, m VJPs per backward pass
+(:func:`default_vjp_batch`: 1 on a CPU) and q probes,
 
     exact:       n (t_forward + ceil(P / m) t_pass) / b      (forward mode: n d t_jvp / b)
-    Hutchinson:  n (t_forward + ceil(q / m) t_pass) / b
+    Hutchinson:  n (t_forward + ceil(q / m) t_pass) / b.
 
-for n examples, b pilot examples, m VJPs per backward pass (:func:`default_vjp_batch`: 1 on a
-CPU) and q probes. Exact GC is chosen when its prediction fits the budget ``max_seconds`` (less
-the pilot's own time); otherwise Hutchinson, with the probes that bring the relative standard
-error of GC due to the probes to ``target_rse`` (estimated from the pilot's single-probe values:
-q = s^2 / (target_rse^2 GC^2 n), s^2 the mean over examples of their single-probe variance), or
-as many as the budget allows when that is fewer (at least one). Timing makes the choice depend
-on the machine: the note gives the estimator and probes to pass for a rerun that reproduces it.
+Exact GC is chosen when its prediction fits the budget ``max_seconds`` less the pilot's own time;
+otherwise Hutchinson, with the probes that bring the relative standard error of GC due to the
+probes to ``target_rse`` (from the pilot's single-probe values: q = s^2 / (target_rse^2 GC^2 n),
+s^2 the mean over examples of their single-probe variance), or as many as the budget allows when
+fewer. When even one probe on every example does not fit, GC is measured on fewer examples, the
+same number of each class (at least ``min_examples`` in all), which keeps ``auto`` within about
+its budget. Timing makes the choice depend on the machine: the note gives the options that
+reproduce it.
 """
 
 from __future__ import annotations
@@ -49,12 +52,14 @@ PILOT_PASSES = 3
 @dataclass(frozen=True)
 class GCPlan:
     """The estimator, its probes (None for exact), the predicted seconds (None when the
-    estimator was given, not chosen) and a note saying why."""
+    estimator was given, not chosen), a note saying why, and the examples to measure GC on
+    (None: all of them)."""
 
     estimator: str
     n_probes: int | None
     predicted_seconds: float | None
     note: str
+    n_examples: int | None = None
 
 
 def _stamps(on: list[float]):
@@ -62,8 +67,8 @@ def _stamps(on: list[float]):
 
 
 def _pilot(embed: nn.Module, x: torch.Tensor, m: int, seed: int) -> dict[str, float]:
-    """Seconds of a forward pass and of a backward pass (m VJPs) on ``x``, the embedding width,
-    and the pilot's GC and mean single-probe variance."""
+    """Seconds of a warm forward pass and of a backward pass (m VJPs) on ``x``, the embedding
+    width, and the pilot's GC and mean single-probe variance."""
     generator = torch.Generator().manual_seed(seed)
 
     def probe(_: int, out: torch.Tensor) -> torch.Tensor:
@@ -72,10 +77,12 @@ def _pilot(embed: nn.Module, x: torch.Tensor, m: int, seed: int) -> dict[str, fl
     stamps = [time.perf_counter()]
     sq, out = _vjp_sq_norms(embed, x, probe, PILOT_PASSES * m, m, _stamps(stamps))
     passes = [b - a for a, b in zip(stamps[1:], stamps[2:], strict=False)]
-    t_pass = statistics.median(passes)
+    started = time.perf_counter()
+    with torch.enable_grad():
+        embed(x.detach().repeat(m, *[1] * (x.dim() - 1)).requires_grad_(True))
     return {
-        "forward": max(0.0, stamps[1] - stamps[0] - t_pass),
-        "pass": t_pass,
+        "forward": time.perf_counter() - started,
+        "pass": statistics.median(passes),
         "p": float(out.shape[1]),
         "gc": float(sq.mean()),
         "variance": float(sq.var(1).mean()),
@@ -99,6 +106,7 @@ def plan_gc(
     max_seconds: float = GC_MAX_SECONDS,
     target_rse: float = GC_TARGET_RSE,
     chunk_size: int = 64,
+    min_examples: int = 1,
     seed: int = 0,
 ) -> GCPlan:
     """The :class:`GCPlan` for GC of ``embed`` on the inputs ``x`` in chunks of ``chunk_size``
@@ -116,9 +124,9 @@ def plan_gc(
         t = _pilot(embed, pilot_x, m, seed)
         forward_mode, products = exact_mode(int(t["p"]), d)
         jvp = _jvp_seconds(embed, pilot_x) if forward_mode else 0.0
-    per_example = n / pilot_x.shape[0]
-    exact = per_example * (
-        d * jvp if forward_mode else t["forward"] + math.ceil(products / m) * t["pass"]
+    b = pilot_x.shape[0]
+    exact = (
+        n / b * (d * jvp if forward_mode else t["forward"] + math.ceil(products / m) * t["pass"])
     )
     pilot = time.perf_counter() - started
     budget = max_seconds - pilot
@@ -126,17 +134,26 @@ def plan_gc(
     if exact <= budget:
         note = f"GC estimator exact (auto: predicted {exact:.1f} s; {why})"
         return GCPlan("exact", None, exact, note)
+
+    def seconds(q: int, examples: int) -> float:
+        return examples / b * (t["forward"] + math.ceil(q / m) * t["pass"])
+
     if n_probes is not None:
         q, reason = n_probes, "probes given"
     else:
-        target = t["variance"] / (target_rse**2 * max(t["gc"], 1e-300) ** 2 * n)
-        fit = math.floor((budget / per_example - t["forward"]) / t["pass"]) * m
-        q = max(1, min(math.ceil(target), fit))
-        reason = f"{target_rse:.0%} relative standard error from probes needs {math.ceil(target)}"
-        reason += "" if q >= math.ceil(target) else f", the budget allows {max(fit, 0)}"
-    hutch = per_example * (t["forward"] + math.ceil(q / m) * t["pass"])
+        target = math.ceil(t["variance"] / (target_rse**2 * max(t["gc"], 1e-300) ** 2 * n))
+        fit = max(0, math.floor((budget * b / n - t["forward"]) / t["pass"]) * m)
+        q = max(1, min(target, fit))
+        reason = f"{target_rse:.0%} relative standard error from probes needs {target}"
+        reason += "" if q >= target else f", the budget allows {fit}"
+    kept = n
+    if seconds(q, n) > budget:  # fewer examples: as many as one pass each allows
+        kept = min(n, max(min_examples, math.floor(budget / seconds(q, 1))))
+        reason += f"; GC on {kept} of the {n} examples to fit the budget"
     note = (
-        f"GC estimator hutchinson, {q} probes (auto: predicted {hutch:.1f} s, exact "
-        f"{exact:.0f} s; {reason}; {why}; to rerun alike: estimator='hutchinson', n_probes={q})"
+        f"GC estimator hutchinson, {q} probes (auto: predicted {seconds(q, kept):.1f} s, exact "
+        f"{exact:.0f} s; {reason}; {why}; to rerun alike: estimator='hutchinson', n_probes={q}"
+        + (f", gc_examples={kept}" if kept < n else "")
+        + ")"
     )
-    return GCPlan("hutchinson", q, hutch, note)
+    return GCPlan("hutchinson", q, seconds(q, kept), note, None if kept == n else kept)
