@@ -67,20 +67,20 @@ def assert_same(row: dict, expected: gcnc.Measurement) -> None:
 def test_study_run_on_idx_files_equals_gcnc_measure(tmp_path, idx, capsys):
     folder, x, y = idx
     net = study_run(tmp_path / "run", "cnn", (1, 8, 8), CNN)
-    code, out, err = run_cli(
-        tmp_path / "run", folder, "--json", "--batch-size", "10", capsys=capsys
-    )
+    budget = ("--gc-max-seconds", "1e6")  # auto: exact, whatever the machine's speed
+    code, out, err = run_cli(tmp_path / "run", folder, "--json", "--batch-size", "10", *budget,
+                             capsys=capsys)  # fmt: skip
     assert code == 0, err
     row = json.loads(out)
     scaled = torch.from_numpy(x)[:, None].float() / 255
     mean, std = scaled.double().mean(), scaled.double().std(unbiased=False)
     inputs = (scaled - mean.float()) / std.float()
-    expected = gcnc.measure(net, inputs, torch.from_numpy(y).long(), batch_size=10)
+    expected = gcnc.measure(net, inputs, torch.from_numpy(y), batch_size=10, gc_max_seconds=1e6)
     assert_same(row, expected)
     assert row["normalize"] == "data" and "IDX, test split, 24 examples" in row["data"]
-    assert "GC estimator exact" in err and "embeddings 3/3 batches" in err
+    assert "GC estimator exact (auto: predicted" in err and "embeddings 3/3 batches" in err
     for weights in ("final.pt", "checkpoints/step_5.pt"):
-        code, out, _ = run_cli(tmp_path / "run" / weights, folder, "--csv", capsys=capsys)
+        code, out, _ = run_cli(tmp_path / "run" / weights, folder, "--csv", *budget, capsys=capsys)
         (parsed,) = csv.DictReader(io.StringIO(out))
         assert code == 0 and float(parsed["gc"]) == pytest.approx(row["gc"], rel=1e-9)
 
@@ -92,10 +92,10 @@ def test_npz_table_without_normalisation(tmp_path, capsys):
     x = (rng.normal(size=(30, 5)) + y[:, None]).astype(np.float32)
     np.savez(tmp_path / "data.npz", x=x, y=y)
     args = (tmp_path / "run", tmp_path / "data.npz", "--normalize", "none", "--quiet")
-    code, out, err = run_cli(*args, capsys=capsys)
+    code, out, err = run_cli(*args, "--estimator", "exact", capsys=capsys)
     assert code == 0 and err == ""
     table = dict(line.split(maxsplit=1) for line in out.splitlines() if " " in line)
-    expected = gcnc.measure(net, x, y)
+    expected = gcnc.measure(net, x, y, estimator="exact")
     assert float(table["nc"]) == pytest.approx(expected.nc, rel=1e-5)
     assert table["gc_estimator"] == "exact" and table["accuracy"] == f"{expected.accuracy:.6g}"
 
