@@ -187,8 +187,8 @@ def nc1(features: Any, labels: Any, rtol: float | None = None) -> float:
 
 class NC2(NamedTuple):
     """NC2 errors of the centred class means, named as the columns of ``metrics.csv``; both 0
-    for a simplex equiangular tight frame. ``equinorm`` and ``equiangularity`` (the names before
-    version 0.3) remain as read-only aliases."""
+    for a simplex equiangular tight frame. ``equinorm`` and ``equiangularity`` (the names up to
+    gcnc 0.2.0) remain as read-only aliases."""
 
     nc2_equinorm: float  # std / mean of ||mu_c - mu_G||
     nc2_equiangle: float  # Avg_{i != j} |cos_ij + 1 / (k - 1)|
