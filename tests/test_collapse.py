@@ -152,7 +152,7 @@ def test_degenerate_geometry_is_kept_and_flagged():
     assert math.isfinite(neural_collapse(s)) and metric_status(s) == "zero_centred_mean"
     both = class_stats(torch.tensor([[0.0], [0.0], [0.0], [0.0]]), torch.tensor([0, 0, 1, 1]))
     assert metric_status(both) == "coincident_means+zero_centred_mean"
-    with pytest.raises(ValueError, match=r"features: 1 non-finite values .* row 0"):
+    with pytest.raises(ValueError, match=r"features: 1 non-finite value .* row 0 at index \(0, 0"):
         class_stats(torch.tensor([[float("nan")], [0.0], [1.0]]), torch.tensor([0, 1, 1]))
     big = torch.tensor([[1e200], [-1e200], [0.0]], dtype=torch.float64)
     huge = class_stats(big, torch.tensor([0, 0, 1]))  # squares overflow float64

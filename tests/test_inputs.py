@@ -66,7 +66,7 @@ CASES = {
     "NaN features, NC1": (
         lambda: nc1(NAN, Y),
         ValueError,
-        "features: 1 non-finite values .* row 5",
+        "features: 1 non-finite value .* in row 5 at index \\(5, ",
     ),
     "NaN features, NC": (lambda: neural_collapse(NAN, Y), ValueError, "features: 1 non-finite"),
     "integer features": (lambda: neural_collapse(Y[:, None] * 1, Y), TypeError, "features: "),
@@ -144,7 +144,8 @@ CASES = {
     "measure: no final Linear": (
         lambda: gcnc.measure(MLP.embed, X, Y),
         ValueError,
-        "model: no nn.Linear gives the network's output",
+        r"model: the network's output \(2, 3\) is computed after its last nn.Linear, '3' .* "
+        "or embed=model when the model is the embedding itself",
     ),
     "measure: unknown layer": (
         lambda: gcnc.measure(MLP, X, Y, embed="body"),

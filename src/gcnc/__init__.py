@@ -6,6 +6,8 @@ networks. The library needs torch (and torchvision for torchvision models and im
 
 - :func:`gcnc.measure` - one call: GC, NC, geometric collapse, NC1-NC4, ranks, accuracy of a
   network on a data set (:mod:`gcnc.measurement`); ``gcnc measure`` on the command line
+- :class:`gcnc.Collapse` - the same metrics fed batch by batch from a training loop
+  (``update``, ``compute``, ``reset``); docs/library.md shows both
 - :mod:`gcnc.metrics` - embedding GC, CDNV/NC, geometric collapse (Eq. 7), NC1-NC4
 - :mod:`gcnc.models` - embedding network f followed by a linear head g (Section 4)
 
@@ -20,8 +22,8 @@ The study (``pip install 'gcnc[study]'``, or ``make setup``) adds:
 - :mod:`gcnc.figures` - every figure of the paper, and the claims report
 - :mod:`gcnc.provenance` - sidecars and the audit of every figure
 
-``import gcnc`` stays light: :func:`measure` and :class:`Measurement` (and torch with them) are
-imported on first use.
+``import gcnc`` stays light: :func:`measure`, :class:`Measurement` and :class:`Collapse` (and
+torch with them) are imported on first use.
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ from typing import Any
 
 __version__ = "0.2.0"
 
-_LAZY = {"measure": "gcnc.measurement", "Measurement": "gcnc.measurement"}
+_LAZY = {
+    "measure": "gcnc.measurement",
+    "Measurement": "gcnc.measurement",
+    "Collapse": "gcnc.metrics.collapse_metric",
+}
 
-__all__ = ["Measurement", "__version__", "measure"]
+__all__ = ["Collapse", "Measurement", "__version__", "measure"]
 
 
 def __getattr__(name: str) -> Any:

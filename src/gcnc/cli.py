@@ -1,8 +1,6 @@
-"""Command line: ``gcnc measure MODEL DATA`` measures GC and neural collapse of a saved network
-(light: torch, and torchvision for torchvision models); the study's commands need its packages
-(``pip install 'gcnc[study]'``): ``gcnc audit <figure or folder> ...`` re-checks provenance
-sidecars, ``gcnc readme-claims [--preset quick]`` rewrites README's claims block from that
-preset's claims.md."""
+"""Command line ``gcnc``: ``measure`` (:mod:`gcnc.measure_cli`; torch, and torchvision for
+torchvision models) and the study's ``audit`` and ``readme-claims`` (``pip install
+'gcnc[study]'``); ``--help`` prints :data:`DESCRIPTION`, plain text."""
 
 from __future__ import annotations
 
@@ -11,6 +9,17 @@ import json
 from pathlib import Path
 
 from gcnc import __version__
+
+DESCRIPTION = """\
+gcnc measure MODEL DATA measures the geometric complexity (GC) and neural collapse of a saved
+network on a data set (needs torch, and torchvision for torchvision models). The study's
+commands need its packages (pip install 'gcnc[study]'): gcnc audit re-checks the provenance
+sidecars of figures, gcnc readme-claims rewrites README's claims block.
+
+examples:
+  gcnc measure resnet18 images/ --weights resnet18.pt
+  gcnc measure --help
+  gcnc audit paper_figures/quick"""
 
 
 def _targets(paths: list[str]) -> list[Path]:
@@ -21,7 +30,9 @@ def _targets(paths: list[str]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gcnc", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="gcnc", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"gcnc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     from gcnc.measure_cli import add_parser, run  # torch only

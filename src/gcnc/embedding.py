@@ -119,12 +119,22 @@ class Embedding:
 
 
 def _final_linear(network: nn.Module, probe: torch.Tensor) -> tuple[str, nn.Linear]:
-    """(name, module) of the Linear whose output is ``network(probe)``, in eval mode."""
-    outputs: dict[str, Any] = {}
+    """(name, module) of the Linear whose output is ``network(probe)``, in eval mode; else a
+    ValueError saying why (no Linear, or an output computed after the last Linear, as by a
+    log_softmax) and which ``embed=`` to pass."""
+    outputs: dict[str, Any] = {}  # every module's output, in the order the modules finished
+    linear_inputs: dict[str, Any] = {}
     linears = {n: m for n, m in network.named_modules() if isinstance(m, nn.Linear)}
+
+    def record(name: str, module: nn.Module, inputs: tuple, output: Any) -> None:
+        outputs[name] = output
+        if isinstance(module, nn.Linear):
+            linear_inputs[name] = inputs[0]
+
     handles = [
-        m.register_forward_hook(lambda _m, _i, o, n=n: outputs.__setitem__(n, o))
-        for n, m in linears.items()
+        m.register_forward_hook(lambda mod, i, o, n=n: record(n, mod, i, o))
+        for n, m in network.named_modules()
+        if n
     ]
     try:
         with eval_mode(network), torch.no_grad():
@@ -132,15 +142,25 @@ def _final_linear(network: nn.Module, probe: torch.Tensor) -> tuple[str, nn.Line
     finally:
         for h in handles:
             h.remove()
-    found = [n for n, o in outputs.items() if o is out]
-    if not found:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    found = [n for n in linears if outputs.get(n) is out]
+    if found:
+        return found[0], linears[found[0]]
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    ran = [n for n in outputs if n in linears]
+    if not ran:
         raise ValueError(
-            f"model: no nn.Linear gives the network's output ({shape}; Linear layers: "
+            f"model: no nn.Linear ran in the forward pass (output {shape}; Linear layers: "
             f"{sorted(linears)[:8] or 'none'}); pass embed='<layer name>', or embed=<callable> "
             "(embed=model when the model is the embedding itself)"
         )
-    return found[0], linears[found[0]]
+    last = ran[-1]
+    feeders = [n for n, o in outputs.items() if o is linear_inputs[last] and n not in linears]
+    fix = f"embed='{feeders[-1]}' (the layer that feeds it), " if feeders else ""
+    raise ValueError(
+        f"model: the network's output {shape} is computed after its last nn.Linear, '{last}' "
+        "(e.g. by a log_softmax or softmax), not by an nn.Linear, so the head is not found; "
+        f"pass {fix}embed=<callable>, or embed=model when the model is the embedding itself"
+    )
 
 
 def resolve_embedding(

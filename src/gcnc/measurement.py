@@ -4,22 +4,26 @@ GC, NC, geometric collapse (Eq. 7), NC1-NC4, numerical and stable rank, and accu
 How (paper Sections 3-4; definitions in :mod:`gcnc.metrics`):
 
 1. One pass over the data, batch by batch on the network's device in eval mode and without
-   gradients: the embedding f(x) (:mod:`gcnc.embedding`) and the logits of each batch go into
-   class statistics merged batch by batch (:class:`gcnc.metrics.streaming.ClassAccumulator`:
-   means, CDNV variances, within-class scatter for NC1, Grams for the stable rank), and into a
-   class-stratified random sample of at most ``gc_examples`` inputs, ``gc_examples // k`` per
-   class (:class:`gcnc.streams.ClassReservoir`).
-   Features are kept while they fit ``gcnc.passes.KEPT_FEATURES_MAX`` values.
-2. NCM accuracy and NC4 need the final class means: computed on the kept features, or else in a
-   second pass over the data (which must then yield the same examples: no random augmentation).
-3. GC on the sampled inputs: ||J_f(x)||_F^2 per example (:func:`gcnc.metrics.per_example_gc`),
-   averaged per class and then over classes, i.e. over the class-balanced distribution
-   Q = (1/k) sum_c Q_c of Prop. 4.1. ``gc_stderr`` is the standard error of that stratified
-   mean, sqrt(sum_c s_c^2 / (n_c k^2)) with s_c the spread of the per-example values of class c:
-   it covers the sampling of examples and, for Hutchinson, of probes (each example's estimate is
-   independent). ``estimator="auto"`` computes GC exactly unless that costs more than
-   ``exact_max_products`` Jacobian-vector products (n_gc x min(p, 2d), the products exact GC
-   does), and then uses Hutchinson with ``n_probes`` probes; the choice is in ``notes``.
+   gradients: the embedding f(x) (:mod:`gcnc.embedding`) and the logits of each batch go into the
+   streaming metric :class:`gcnc.metrics.Collapse` (class statistics merged batch by batch; the
+   features kept while they fit, for NC1, the ranks, NCM accuracy and NC4 in the small space of
+   :mod:`gcnc.metrics.spectra`), and the inputs into a class-stratified random sample of at most
+   ``gc_examples`` inputs, ``gc_examples // k`` per class, chosen by keys from each example's
+   bytes and ``seed`` (:class:`gcnc.streams.ClassReservoir`): the same sample whatever the
+   batching, the container or the order of the data.
+2. When the features did not fit (``Collapse.needs_second_pass``), a second pass over the data
+   (which must then yield the same examples: no random augmentation) for NCM accuracy, NC4 and,
+   for very wide embeddings, NC1.
+3. GC on the sampled inputs: ||J_f(x)||_F^2 per example (:func:`gcnc.metrics.gc.gc_terms`, with
+   progress and the time left), averaged per class and then over classes, i.e. over the
+   class-balanced distribution Q = (1/k) sum_c Q_c of Prop. 4.1. ``gc_stderr`` is the standard
+   error of that stratified mean, sqrt(sum_c s_c^2 / (n_c k^2)) with s_c the spread of the
+   per-example values of class c: it covers the sampling of examples and, for Hutchinson, of
+   probes (each example's estimate is independent; its probes are drawn from its own key, so
+   they too do not depend on the batching). ``estimator="auto"`` times a pilot on the network
+   and picks exact GC when it is predicted to take at most ``gc_max_seconds``, else Hutchinson
+   with the probes for ``gc_target_rse`` (:mod:`gcnc.metrics.gc_plan`); the choice, the
+   predicted time and how to rerun alike are in ``notes``.
 
 Read-only: the network's parameters, buffers and train/eval modes are as before, and no hook is
 left on it, also after an error.
@@ -27,107 +31,55 @@ left on it, also after an error.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 
 from gcnc.embedding import network_device, network_dtype, resolve_embedding
-from gcnc.metrics.collapse import (
-    cdnv,
-    geometric_collapse,
-    metric_status,
-    nc2,
-    nc3,
-    neural_collapse,
-)
-from gcnc.metrics.gc import JVP_COST, eval_mode
-from gcnc.metrics.inputs import GC_ESTIMATORS, check_inputs, check_positive_int
-from gcnc.metrics.streaming import GRAM_MAX_ELEMENTS, ClassAccumulator
-from gcnc.passes import balanced_gc, first_pass, ncm_counts
+from gcnc.metrics.collapse_metric import Collapse
+from gcnc.metrics.gc import eval_mode
+from gcnc.metrics.gc_plan import GC_MAX_SECONDS, GC_TARGET_RSE, plan_gc
+from gcnc.metrics.inputs import GC_ESTIMATORS, check_finite_number, check_inputs, check_positive_int
+from gcnc.metrics.result import CollapseResult
+from gcnc.passes import first_pass, sampled_gc, second_pass
 from gcnc.streams import ClassReservoir, Progress, batch_source
 
 GC_EXAMPLES = 256  # default number of examples GC is measured on (class-stratified)
-EXACT_MAX_PRODUCTS = 16_384  # estimator="auto": exact GC up to this many Jacobian products
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """Metrics of one network on one data set (names as in the study's ``metrics.csv``).
-    ``None``: not measurable here (no head, or a head with another number of classes; see
-    ``notes``). NaN or inf: degenerate geometry, named by ``metric_status``."""
+@dataclass(frozen=True, kw_only=True)
+class Measurement(CollapseResult):
+    """Metrics of one network on one data set: those of :class:`gcnc.metrics.CollapseResult`
+    (named as in the study's ``metrics.csv``; ``detail`` with ``detail=True``), what the
+    embedding is, and how GC was estimated. ``None``: not measurable here (no head, or a head
+    with another number of classes; see ``notes``). NaN or inf: degenerate geometry, named by
+    ``metric_status``."""
 
+    gc: float
+    gc_stderr: float
     embedding: str  # what f is, e.g. "input of 'fc' (512 -> 10)"
-    n_examples: int
-    n_classes: int
-    embed_dim: int
-    gc: float  # GC(f; Q), class-balanced mean of ||J_f(x)||_F^2
-    gc_stderr: float  # standard error of gc (examples and probes), see the module docstring
     gc_estimator: str  # "exact" or "hutchinson"
     gc_probes: int | None  # Hutchinson probes per example; None for exact
-    gc_examples: int  # examples GC was measured on
-    nc: float  # average CDNV over ordered class pairs
-    cdnv_max: float
-    geometric_collapse: float  # Eq. (7)
-    nc1: float
-    nc2_equinorm: float
-    nc2_equiangle: float
-    nc3: float | None
-    nc4: float | None
-    accuracy: float | None  # argmax of the network's logits
-    ncm_accuracy: float  # nearest class mean, with this data's class means
-    rank: int  # numerical rank of the centred features (rtol 1e-3)
-    stable_rank: float | None  # Li et al.'s numerical rank
-    metric_status: str
-    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """A flat dict (a table row); ``notes`` joined with '; '."""
-        return {**asdict(self), "notes": "; ".join(self.notes)}
-
-    def to_pandas(self) -> Any:
-        """A one-row ``pandas.DataFrame`` (pandas is imported here, not by gcnc)."""
-        import pandas as pd
-
-        return pd.DataFrame([self.to_dict()])
-
-    def __str__(self) -> str:
-        width = max(len(f.name) for f in fields(self))
-        rows = [f"{k:<{width}}  {_fmt(v)}" for k, v in self.to_dict().items() if k != "notes"]
-        return "\n".join(rows + [f"note: {n}" for n in self.notes])
+        """A flat dict (a table row), ``embedding`` first; ``notes`` joined with '; '."""
+        row = super().to_dict()
+        return {"embedding": row.pop("embedding"), **row}
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def choose_gc_estimator(
-    estimator: str, n_gc: int, p: int, d: int, n_probes: int, exact_max_products: int
-) -> tuple[str, str]:
-    """The GC estimator to use and a note saying why, from the Jacobian-vector products of exact
-    GC (n_gc x min(p, JVP_COST d): reverse or forward mode, as gc_terms picks) and Hutchinson's
-    (n_gc x n_probes)."""
-    exact = n_gc * math.ceil(min(p, JVP_COST * d))
-    hutch = n_gc * n_probes
-    costs = f"{exact:,} Jacobian products for exact, {hutch:,} for Hutchinson with {n_probes}"
-    if estimator == "auto":
-        pick = "hutchinson" if exact > exact_max_products and hutch < exact else "exact"
-        why = f"> {exact_max_products:,}" if pick == "hutchinson" else f"<= {exact_max_products:,}"
-        return pick, f"GC estimator {pick} (auto: {costs} probes; exact {why})"
-    return estimator, f"GC estimator {estimator} (chosen; {costs} probes)"
-
-
-def check_options(estimator: str, **positive: Any) -> None:
-    """``estimator`` is auto, exact or hutchinson; every other option given is an integer >= 1."""
+def check_options(estimator: str, seconds: dict[str, Any], **positive: Any) -> None:
+    """``estimator`` is auto, exact or hutchinson; ``seconds`` are positive numbers and every
+    other option given is an integer >= 1 (errors name the option)."""
     if estimator not in ("auto", *GC_ESTIMATORS):
         raise ValueError(f"estimator: '{estimator}' is not one of auto, {', '.join(GC_ESTIMATORS)}")
     for name, value in positive.items():
         if value is not None:
             check_positive_int(value, name)
+    for name, value in seconds.items():
+        if check_finite_number(value, name) <= 0:
+            raise ValueError(f"{name}: expected a positive number, got {value!r}")
 
 
 def measure(
@@ -139,33 +91,42 @@ def measure(
     head: Callable | None = None,
     n_classes: int | None = None,
     estimator: str = "auto",
-    n_probes: int = 16,
+    n_probes: int | None = None,
     gc_examples: int = GC_EXAMPLES,
-    exact_max_products: int = EXACT_MAX_PRODUCTS,
+    gc_max_seconds: float = GC_MAX_SECONDS,
+    gc_target_rse: float = GC_TARGET_RSE,
     batch_size: int = 64,
     seed: int = 0,
+    detail: bool = False,
     progress: bool = False,
 ) -> Measurement:
     """Measure GC and neural collapse of ``model`` on ``data`` (see the module docstring).
 
     ``model``: a network (its embedding found as in :mod:`gcnc.embedding`) or an embedding
-    callable. ``data``: a tensor or NumPy array of inputs with ``labels`` (integers 0..k-1), a
-    map-style Dataset of (input, label) pairs, or a DataLoader (any re-iterable of batches).
-    Inputs must be normalised as the network expects; floating inputs are cast to the dtype of
-    the network's parameters (kept as they are for a callable without parameters) and moved
-    batch by batch to its device. ``embed``: a layer name or a callable (x ->
-    features) instead of the automatic embedding; ``head``: the logits of a callable embedding.
-    ``n_classes``: k (default: the largest label + 1; every class needs an example).
-    ``estimator``: ``auto``, ``exact`` or ``hutchinson`` (``n_probes`` per example) for GC on
-    ``gc_examples`` class-stratified examples (``seed`` draws them and the probes).
-    ``batch_size``: examples per forward pass and per GC backward graph. ``progress``: lines on
-    stderr.
+    callable. ``data``: a tensor or NumPy array of inputs with ``labels`` (integers 0..k-1: a
+    tensor, an array or a list), a map-style Dataset of (input, label) pairs, or a DataLoader
+    (any re-iterable of batches). Inputs must be normalised as the network expects; floating
+    inputs are cast to the dtype of the network's parameters (kept as they are for a callable
+    without parameters) and moved batch by batch to its device. ``embed``: a layer name or a
+    callable (x -> features) instead of the automatic embedding; ``head``: the logits of a
+    callable embedding. ``n_classes``: k (default: the largest label + 1; every class needs an
+    example).
+
+    GC is measured on ``gc_examples`` class-stratified examples (``seed`` draws them and the
+    probes) with ``estimator`` ``exact``, ``hutchinson`` (``n_probes`` per example, default 16)
+    or ``auto``: exact when a timed pilot predicts at most ``gc_max_seconds`` (default 60 s),
+    else Hutchinson with ``n_probes`` or, by default, the probes for a relative standard error of
+    ``gc_target_rse`` (default 1%) from the probes, within the budget (on fewer examples, two
+    per class at least, when one probe each does not fit). ``batch_size``: examples
+    per forward pass and per GC backward graph. ``detail``: per-class counts, means, variances,
+    GC and the CDNV matrix in ``Measurement.detail`` (:class:`gcnc.metrics.ClassDetail`).
+    ``progress``: lines on stderr.
     """
     check_options(
         estimator,
+        {"gc_max_seconds": gc_max_seconds, "gc_target_rse": gc_target_rse},
         n_probes=n_probes,
         gc_examples=gc_examples,
-        exact_max_products=exact_max_products,
         batch_size=batch_size,
         n_classes=n_classes,
     )
@@ -178,55 +139,44 @@ def measure(
     embedding = resolve_embedding(model, embed, head, probe)
     report = Progress(progress)
     report.say(f"embedding: {embedding.description}")
-    acc, reservoir = ClassAccumulator(n_classes), ClassReservoir(gc_examples, seed)
+    collapse, reservoir = Collapse(n_classes), ClassReservoir(gc_examples, seed)
     with eval_mode(embedding.module), torch.no_grad():
-        seen = first_pass(batches, embedding, acc, reservoir, device, dtype, report)
-        stats = acc.stats()
-        ncm_correct, disagree = ncm_counts(seen, batches, embedding, stats.means, dtype, report)
+        first_pass(batches, embedding, collapse, reservoir, device, dtype, report)
+        stats = collapse.classes.stats()
+        if collapse.needs_second_pass:
+            second_pass(batches, embedding, collapse, device, dtype, report)
     k, p = stats.k, stats.means.shape[1]
-    notes = [f"embedding: {embedding.description}"]
-    with_head = seen.logit_classes == k
-    if seen.logit_classes is None:
-        notes.append("no logits (no head): no accuracy, NC3 or NC4")
-    elif not with_head:
-        notes.append(f"head of {seen.logit_classes} classes, data of {k}: no accuracy, NC3, NC4")
-    if acc.grams_skipped:
-        notes.append(f"stable rank skipped: k p^2 = {k * p * p:,} > {GRAM_MAX_ELEMENTS:,}")
     x_gc, y_gc = reservoir.sample()
-    d = math.prod(x_gc.shape[1:])
-    chosen, why = choose_gc_estimator(estimator, x_gc.shape[0], p, d, n_probes, exact_max_products)
-    notes.append(why)
-    report.say(why)
-    gc, gc_stderr = balanced_gc(
-        embedding, x_gc.to(dtype or x_gc.dtype), y_gc, chosen, n_probes, seed, batch_size, report
+    plan = plan_gc(
+        embedding.module,
+        x_gc.to(device=device, dtype=dtype or x_gc.dtype),
+        estimator,
+        n_probes,
+        max_seconds=gc_max_seconds,
+        target_rse=gc_target_rse,
+        chunk_size=batch_size,
+        min_examples=2 * k,
+        seed=seed,
     )
-    if math.isnan(gc_stderr):
-        notes.append("gc_stderr needs >= 2 GC examples per class: raise gc_examples")
+    report.say(plan.note)
+    if plan.n_examples is not None:
+        x_gc, y_gc = reservoir.sample(per_class=max(1, plan.n_examples // k))
+    x_gc = x_gc.to(dtype or x_gc.dtype)
+    collapse.update_gc(sampled_gc(embedding, x_gc, p, plan, seed, batch_size, report), y_gc)
+    notes = [f"embedding: {embedding.description}"]
+    if collapse.logit_classes is None:
+        notes.append("no logits (no head): no accuracy, NC3 or NC4")
     head_weight = embedding.head.weight if embedding.head is not None else None
-    self_dual = with_head and head_weight is not None and tuple(head_weight.shape) == (k, p)
-    equinorm, equiangle = nc2(stats)
+    fits = collapse.logit_classes == k and head_weight is not None
+    result = collapse.compute(
+        head_weight=head_weight if fits and tuple(head_weight.shape) == (k, p) else None,
+        detail=detail,
+    )
+    values = {f.name: getattr(result, f.name) for f in fields(result)}
+    values["notes"] = (*notes, *result.notes, plan.note)
     return Measurement(
+        **values,
         embedding=embedding.description,
-        n_examples=seen.n,
-        n_classes=k,
-        embed_dim=p,
-        gc=gc,
-        gc_stderr=gc_stderr,
-        gc_estimator=chosen,
-        gc_probes=n_probes if chosen == "hutchinson" else None,
-        gc_examples=int(x_gc.shape[0]),
-        nc=neural_collapse(stats),
-        cdnv_max=float(cdnv(stats).nan_to_num(nan=0.0, posinf=math.inf).max()),
-        geometric_collapse=geometric_collapse(gc, stats),
-        nc1=acc.nc1(),
-        nc2_equinorm=equinorm,
-        nc2_equiangle=equiangle,
-        nc3=nc3(stats, None, head_weight) if self_dual else None,
-        nc4=disagree / seen.n if with_head else None,
-        accuracy=seen.correct / seen.n if with_head else None,
-        ncm_accuracy=ncm_correct / seen.n,
-        rank=acc.numerical_rank(),
-        stable_rank=acc.stable_rank(),
-        metric_status=metric_status(stats),
-        notes=tuple(notes),
+        gc_estimator=plan.estimator,
+        gc_probes=plan.n_probes,
     )

@@ -3,8 +3,8 @@ class-stratified sample of examples GC is measured on; progress lines on stderr.
 
 from __future__ import annotations
 
+import heapq
 import math
-import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
+from gcnc.metrics.draws import example_keys
 from gcnc.metrics.inputs import as_tensor, check_labels
 
 
@@ -87,21 +88,23 @@ def unpack_batch(batch: Any, index: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class ClassReservoir:
-    """A uniform random sample of each class's examples, ``total`` examples over the classes
-    seen (at least one per class), from one pass over data of unknown size and order.
+    """A class-stratified random sample of ``total`` examples over the classes seen (at least one
+    per class), from one pass over data of unknown size and order, that does not depend on the
+    batching, the loader or the order of the data.
 
-    Each class keeps a reservoir (algorithm R: the t-th example of a class replaces a random
-    kept one with probability capacity / t) of capacity max(1, total // classes seen). When a new
-    class appears the capacity shrinks and every reservoir drops random examples: a uniform
-    subset of a uniform sample is uniform, so each reservoir stays a uniform sample of its class.
-    Inputs are kept on the CPU.
+    Every example gets a key from its bytes and the seed (:func:`gcnc.metrics.draws.example_keys`,
+    uniform in [0, 2^63) for distinct examples) and each class keeps the examples with the
+    smallest keys (bottom-k sampling: a uniform random subset of the class), at most
+    max(1, total // classes seen). When a new class appears the capacity shrinks and every class
+    drops its largest keys, which leaves the smallest keys of what it has seen: at the end, the
+    total // k smallest keys of each class, whatever the order they came in. Inputs are kept on
+    the CPU.
     """
 
     def __init__(self, total: int, seed: int) -> None:
-        self.total = total
-        self.rng = random.Random(seed)
-        self.kept: dict[int, list[torch.Tensor]] = {}
-        self.seen: dict[int, int] = {}
+        self.total, self.seed = total, seed
+        self.kept: dict[int, list[tuple[int, int, torch.Tensor]]] = {}  # max-heaps (-key, #, x)
+        self.offered = 0
 
     def capacity(self) -> int:
         return max(1, self.total // max(1, len(self.kept)))
@@ -109,47 +112,56 @@ class ClassReservoir:
     def offer(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Consider every example of the batch ``x`` (inputs) with labels ``y``."""
         x, labels = x.detach().cpu(), y.detach().cpu().tolist()
-        if not set(labels) <= set(self.kept):
-            for c in set(labels) - set(self.kept):
-                self.kept[c], self.seen[c] = [], 0
-            cap = self.capacity()
-            for c, kept in self.kept.items():
-                if len(kept) > cap:
-                    self.kept[c] = self.rng.sample(kept, cap)
+        keys = example_keys(x, self.seed, "sample")
+        for c in set(labels) - set(self.kept):
+            self.kept[c] = []
         cap = self.capacity()
-        for row, c in zip(x, labels, strict=True):
-            self.seen[c] += 1
-            if len(self.kept[c]) < cap:
-                self.kept[c].append(row.clone())
-            else:
-                slot = self.rng.randrange(self.seen[c])
-                if slot < cap:
-                    self.kept[c][slot] = row.clone()
+        for heap in self.kept.values():
+            while len(heap) > cap:
+                heapq.heappop(heap)
+        for row, c, key in zip(x, labels, keys, strict=True):
+            heap, self.offered = self.kept[c], self.offered + 1
+            if len(heap) < cap:
+                heapq.heappush(heap, (-key, self.offered, row.clone()))
+            elif key < -heap[0][0]:
+                heapq.heapreplace(heap, (-key, self.offered, row.clone()))
 
-    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The kept inputs and their labels, classes in increasing order."""
+    def sample(self, per_class: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The kept inputs and their labels, classes in increasing order, each by its keys;
+        with ``per_class``, only the examples of the smallest keys of each class (the sample a
+        reservoir of ``per_class`` x classes would have kept)."""
         classes = sorted(self.kept)
-        x = torch.stack([row for c in classes for row in self.kept[c]])
-        y = torch.tensor([c for c in classes for _ in self.kept[c]])
-        return x, y
+        rows = [
+            (c, entry) for c in classes for entry in sorted(self.kept[c], reverse=True)[:per_class]
+        ]
+        x = torch.stack([entry[2] for _, entry in rows])
+        return x, torch.tensor([c for c, _ in rows])
 
 
 class Progress:
-    """Plain progress lines on stderr (``measure: <stage> <done>/<total>, <seconds> s``), at most
-    one a second besides the last of each stage; silent when ``enabled`` is false."""
+    """Plain progress lines on stderr (``measure: <stage> <done>/<total> <unit>, <seconds> s``,
+    and the time left, extrapolated from the stage so far), at most one a second besides the
+    last of each stage; silent when ``enabled`` is false."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.start = self.last = time.monotonic()
+        self.stages: dict[str, float] = {}
 
     def say(self, text: str) -> None:
         if self.enabled:
             print(f"measure: {text}", file=sys.stderr, flush=True)
 
     def step(self, stage: str, done: int, total: int | None, unit: str) -> None:
+        """``done`` of ``total`` (None: unknown) ``unit`` of ``stage``; call it with 0 when the
+        stage begins, for the time left to count from there."""
         now = time.monotonic()
+        begun = self.stages.setdefault(stage, now)
         final = total is not None and done >= total
-        if self.enabled and (final or now - self.last >= 1.0):
-            of = f"/{total}" if total is not None else ""
-            self.say(f"{stage} {done}{of} {unit}, {now - self.start:.0f} s")
+        if self.enabled and done and (final or now - self.last >= 1.0):
+            of = f"/{total:,}" if total is not None else ""
+            left = ""
+            if total is not None and not final:
+                left = f", about {(now - begun) * (total - done) / done:.0f} s left"
+            self.say(f"{stage} {done:,}{of} {unit}, {now - self.start:.0f} s{left}")
             self.last = now

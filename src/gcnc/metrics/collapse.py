@@ -46,6 +46,12 @@ from gcnc.metrics.inputs import (
     check_labels,
     check_positive_int,
 )
+from gcnc.metrics.spectra import (
+    between_class_basis,
+    nc1_from_projections,
+    rank_from_sq_singular_values,
+    sq_singular_values,
+)
 
 DISTANCE_CHUNK = 1 << 24  # elements of the (rows x m x p) difference block formed at once
 
@@ -166,39 +172,44 @@ def _centred_means(s: ClassStats) -> torch.Tensor:
 
 
 def nc1(features: Any, labels: Any, rtol: float | None = None) -> float:
-    """NC1 = tr(Sigma_W Sigma_B^+) / k (Papyan et al. 2020; Li et al. Eq. 4), pseudo-inverse in
-    float64. ``rtol``: eigenvalues of Sigma_B below ``rtol`` x the largest count as zero in the
-    pseudo-inverse (rank Sigma_B <= k-1; Li et al. give no tolerance); None: torch's default."""
-    s = class_stats(features, labels)
-    f = as_tensor(features, "features").detach().double()
-    centred = f - s.means[as_tensor(labels, "labels").long().to(f.device)]
-    return nc1_from_within_covariance(centred.T @ centred / f.shape[0], s, rtol)
-
-
-def nc1_from_within_covariance(
-    sigma_w: torch.Tensor, stats: ClassStats, rtol: float | None = None
-) -> float:
-    """NC1 = tr(Sigma_W Sigma_B^+) / k from the within-class covariance Sigma_W (p x p, over all
-    examples) and the class means; Sigma_B = M^T M / k, M the class means centred on their mean."""
-    m = _centred_means(stats)
-    sigma_b = m.T @ m / stats.k
-    pinv = torch.linalg.pinv(sigma_b, hermitian=True, rtol=rtol)
-    return float(torch.trace(sigma_w @ pinv) / stats.k)
+    """NC1 = tr(Sigma_W Sigma_B^+) / k (Papyan et al. 2020; Li et al. Eq. 4), in float64 and in
+    the small space of the k x p centred class means (:mod:`gcnc.metrics.spectra`: no p x p
+    matrix). ``rtol``: directions of Sigma_B with eigenvalue below ``rtol`` x the largest count
+    as zero in the pseudo-inverse (rank Sigma_B <= k-1; Li et al. give no tolerance); None:
+    torch.linalg.pinv's default, float64 eps x p."""
+    f = check_features(features).detach().double()
+    y = check_labels(labels, f.shape[0]).to(f.device)
+    s = class_stats(f, y)
+    centred = f - s.means[y]
+    basis = between_class_basis(_centred_means(s), rtol)
+    return nc1_from_projections((centred @ basis.directions).pow(2).sum(0), basis, f.shape[0])
 
 
 class NC2(NamedTuple):
-    """NC2 errors of the centred class means; both 0 for a simplex equiangular tight frame."""
+    """NC2 errors of the centred class means, named as the columns of ``metrics.csv``; both 0
+    for a simplex equiangular tight frame. ``equinorm`` and ``equiangularity`` (the names up to
+    gcnc 0.2.0) remain as read-only aliases."""
 
-    equinorm: float  # std / mean of ||mu_c - mu_G||
-    equiangularity: float  # Avg_{i != j} |cos_ij + 1 / (k - 1)|
+    nc2_equinorm: float  # std / mean of ||mu_c - mu_G||
+    nc2_equiangle: float  # Avg_{i != j} |cos_ij + 1 / (k - 1)|
+
+    @property
+    def equinorm(self) -> float:
+        """Alias of ``nc2_equinorm``."""
+        return self.nc2_equinorm
+
+    @property
+    def equiangularity(self) -> float:
+        """Alias of ``nc2_equiangle``."""
+        return self.nc2_equiangle
 
 
 def nc2(features: Any, labels: Any = None) -> NC2:
-    """NC2 errors: ``NC2(equinorm, equiangularity)`` of the centred class means (a named tuple).
+    """NC2 errors: ``NC2(nc2_equinorm, nc2_equiangle)`` of the centred class means.
 
-    equinorm = std/mean of ||mu_c - mu_G||; equiangularity = Avg_{i != j} |cos_ij + 1/(k-1)|.
+    nc2_equinorm = std/mean of ||mu_c - mu_G||; nc2_equiangle = Avg_{i != j} |cos_ij + 1/(k-1)|.
     Both are 0 for a simplex equiangular tight frame. A zero centred mean has no angle:
-    equiangularity is then NaN (and equinorm NaN when every centred mean is zero), flagged
+    nc2_equiangle is then NaN (and nc2_equinorm NaN when every centred mean is zero), flagged
     ``zero_centred_mean`` by :func:`metric_status`.
     """
     s = _stats(features, labels)
@@ -244,57 +255,26 @@ def nc3(features: Any, labels: Any, head_weight: Any) -> float:
     return float((w / w.norm() - m / m.norm()).pow(2).sum())
 
 
-def _check_means(means: Any, p: int) -> torch.Tensor:
-    mu = check_features(means, "means")
-    if mu.shape[1] != p:
-        raise ValueError(f"means: {mu.shape[1]} features per class mean, the features have {p}")
-    return mu
-
-
-def ncm_predict(features: Any, means: Any) -> torch.Tensor:
-    """Nearest-class-mean predictions argmin_c ||f(x) - mu_c||, with the squared distances from
-    the differences in float64 (:func:`pairwise_sq_distances`)."""
-    f = check_features(features)
-    return pairwise_sq_distances(f, _check_means(means, f.shape[1]).to(f.device)).argmin(1)
-
-
-def ncm_accuracy(features: Any, labels: Any, means: Any) -> float:
-    """Accuracy of the nearest-class-mean classifier with the given class means."""
-    pred = ncm_predict(features, means)
-    y = check_labels(labels, pred.shape[0], as_tensor(means, "means").shape[0]).to(pred.device)
-    return float((pred == y).double().mean())
-
-
-def nc4(features: Any, logits: Any, means: Any) -> float:
-    """NC4: fraction of examples where the network's argmax and the NCM prediction disagree."""
-    pred = ncm_predict(features, means)
-    z = check_features(logits, "logits")
-    expected = (pred.shape[0], as_tensor(means, "means").shape[0])
-    if tuple(z.shape) != expected:
-        raise ValueError(f"logits: shape {tuple(z.shape)}, expected (examples, classes) {expected}")
-    return float((pred != z.argmax(1).to(pred.device)).double().mean())
-
-
 def numerical_rank(features: Any, rtol: float = 1e-3) -> int:
-    """Number of singular values of the centred feature matrix above rtol * the largest."""
+    """Number of singular values of the centred feature matrix above rtol * the largest, from
+    the smaller of its two Gram matrices (:func:`gcnc.metrics.spectra.sq_singular_values`)."""
     f = check_features(features).detach().double()
     check_finite_number(rtol, "rtol", minimum=0.0)
-    sv = torch.linalg.svdvals(f - f.mean(0))
-    return int((sv > rtol * sv.max()).sum()) if sv.numel() and sv.max() > 0 else 0
+    return rank_from_sq_singular_values(sq_singular_values(f - f.mean(0)), rtol)
 
 
 def stable_rank(features: Any, labels: Any) -> float:
     """Li et al.'s numerical rank (App. A.1, after Timor et al. 2022): the average over classes
     of ||H_k||_F^2 / ||H_k||_2^2, H_k the class's feature matrix, *not* mean-centred. Between 1
     (a class on one line through the origin) and min(n_k, d); smaller = more collapsed. Li et al.
-    estimate ||H_k||_2 by power iteration; here it is exact (the largest singular value, which
-    power iteration converges to: slowly when the top two are close, as in isotropic classes).
-    A class of zero features counts as rank 0."""
+    estimate ||H_k||_2 by power iteration; here it is exact (the largest eigenvalue of the
+    class's smaller Gram matrix, which power iteration converges to: slowly when the top two are
+    close, as in isotropic classes). A class of zero features counts as rank 0."""
     f = check_features(features).detach().double()
     y = check_labels(labels, f.shape[0]).to(f.device)
     ranks = []
     for c in torch.unique(y):
         h = f[y == c]
-        top = torch.linalg.matrix_norm(h, ord=2) ** 2
+        top = sq_singular_values(h)[0]
         ranks.append(float(h.pow(2).sum() / top) if bool(top > 0) else 0.0)
     return sum(ranks) / len(ranks) if ranks else float("nan")

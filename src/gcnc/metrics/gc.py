@@ -21,6 +21,8 @@ from torch import nn
 from torch.func import jvp
 
 from gcnc.constants import JVP_COST
+from gcnc.metrics.draws import keyed_rademacher, rademacher, tiled_coordinates
+from gcnc.metrics.gc_penalty import embed_with_gc_penalty, gc_penalty  # noqa: F401 (training)
 from gcnc.metrics.inputs import (
     check_embedding_output,
     check_gc_options,
@@ -29,6 +31,8 @@ from gcnc.metrics.inputs import (
 )
 
 GPU_ACTIVATION_BYTES = 8 * 2**30  # activations of stacked copies per backward pass on a GPU
+
+OnProducts = Callable[[int], None]  # told the Jacobian products (examples x VJPs or JVPs) just done
 
 
 @contextmanager
@@ -50,6 +54,7 @@ def _vjp_sq_norms(
     cotangents: Callable[[int, torch.Tensor], torch.Tensor],
     k: int,
     vjp_batch: int = 1,
+    on_products: OnProducts | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """||v_j(x_i)^T J_f(x_i)||^2 for every example i and j < k, and the embeddings f(x).
 
@@ -76,11 +81,17 @@ def _vjp_sq_norms(
             (g,) = torch.autograd.grad(out, xs, grad_outputs=v, retain_graph=stop < k)
             sq = g[:rows].flatten(1).pow(2).sum(1).view(stop - start, n)
             out_sq[:, start:stop] = sq.T.double()
+            if on_products is not None:
+                on_products(n * (stop - start))
     return out_sq, first
 
 
 def _reverse_sq_norms(
-    embed: nn.Module, x: torch.Tensor, coords: torch.Tensor, vjp_batch: int
+    embed: nn.Module,
+    x: torch.Tensor,
+    coords: torch.Tensor,
+    vjp_batch: int,
+    on_products: OnProducts | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """||grad_x f_a(x_i)||^2 for every example i and embedding coordinate a = coords[i, j]: the
     cotangent of VJP j selects coordinate coords[i, j] for example i, so each example may use its
@@ -89,11 +100,11 @@ def _reverse_sq_norms(
     def one_hot(j: int, out: torch.Tensor) -> torch.Tensor:
         return torch.zeros_like(out).scatter_(1, coords[:, j : j + 1], 1.0)
 
-    return _vjp_sq_norms(embed, x, one_hot, coords.shape[1], vjp_batch)
+    return _vjp_sq_norms(embed, x, one_hot, coords.shape[1], vjp_batch, on_products)
 
 
 def _forward_sq_norms(
-    embed: nn.Module, x: torch.Tensor, coords: torch.Tensor
+    embed: nn.Module, x: torch.Tensor, coords: torch.Tensor, on_products: OnProducts | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """sum_j (d f_a / d x_b)^2, b = coords[i, j], for every example i and embedding coordinate a.
 
@@ -107,6 +118,8 @@ def _forward_sq_norms(
         out, col = jvp(embed, (x,), (tangent.view_as(x),))
         sq = col.detach().flatten(1).double().pow(2)
         out_sq = sq if out_sq is None else out_sq + sq
+        if on_products is not None:
+            on_products(x.shape[0])
     return out_sq, out.detach()
 
 
@@ -116,39 +129,32 @@ def _hutchinson_sq_norms(
     n_probes: int,
     generator: torch.Generator | None,
     vjp_batch: int,
+    keys: list[int] | None = None,
+    on_products: OnProducts | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-example mean over Rademacher probes v of ||v^T J||^2, unbiased for ||J||_F^2, and
-    the embeddings f(x)."""
+    the embeddings f(x). The probes come from ``generator`` in the order of the batch, or with
+    ``keys`` (one per example) from a generator seeded with the example's key, so that an
+    example's probes do not depend on the batch it is in (:func:`keyed_rademacher`)."""
+    signs: list[torch.Tensor] = []
 
-    def probe(_: int, out: torch.Tensor) -> torch.Tensor:
-        return _rademacher(out.shape, generator, out.device, out.dtype)
+    def probe(j: int, out: torch.Tensor) -> torch.Tensor:
+        if keys is None:
+            return rademacher(out.shape, generator, out.device, out.dtype)
+        if not signs:
+            signs.append(keyed_rademacher(keys, n_probes, out.shape[1]))
+        return signs[0][:, j].to(device=out.device, dtype=out.dtype)
 
-    sq, out = _vjp_sq_norms(embed, x, probe, n_probes, vjp_batch)
+    sq, out = _vjp_sq_norms(embed, x, probe, n_probes, vjp_batch, on_products)
     return sq.mean(1), out
 
 
-def _rademacher(shape, generator, device, dtype) -> torch.Tensor:
-    bits = torch.randint(0, 2, shape, generator=generator, device="cpu").to(device)
-    return (2 * bits - 1).to(dtype)
-
-
-def _coords(
-    n: int, total: int, fraction: float | None, generator: torch.Generator | None
-) -> torch.Tensor:
-    """(n, k) coordinate indices, k = ceil(fraction * total); all ``total`` when ``fraction`` is
-    None or 1.
-
-    Every example gets a uniformly random k-subset (so each example's estimate is unbiased), and
-    the subsets tile one random permutation: example i takes positions i*k, ..., i*k + k - 1
-    (mod total). Over the batch every coordinate is then kept equally often (up to one), so the
-    spread between coordinates that all examples share cancels in the batch mean and only the
-    example-to-example part of the sampling variance remains.
-    """
-    if fraction is None or fraction >= 1.0:
-        return torch.arange(total).expand(n, total)
-    k = max(1, math.ceil(fraction * total))
-    perm = torch.randperm(total, generator=generator)
-    return perm[(torch.arange(n)[:, None] * k + torch.arange(k)) % total]
+def exact_mode(p: int, d: int) -> tuple[bool, int]:
+    """(forward mode?, Jacobian products per example) of exact GC for an embedding of width p on
+    inputs of d values: d JVPs when ``JVP_COST * d < p`` (a JVP costs about twice a VJP in
+    PyTorch on the CPU, BENCHMARKS.md), else p VJPs."""
+    forward = JVP_COST * d < p
+    return forward, d if forward else p
 
 
 def gc_terms(
@@ -163,6 +169,8 @@ def gc_terms(
     generator: torch.Generator | None = None,
     chunk_size: int = 512,
     vjp_batch: int | None = None,
+    probe_keys: list[int] | None = None,
+    on_products: OnProducts | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Squared Jacobian norms of f at the rows of ``x`` and the embeddings f(x), in eval mode.
 
@@ -170,16 +178,19 @@ def gc_terms(
     ``per_feature`` (exact only), ||grad_x f_a(x_i)||^2 per example and feature (shape (n, p));
     the second is f(x) from the same forward pass, so a caller that needs both pays for one.
 
-    ``exact`` picks forward mode (d JVPs) when ``JVP_COST * d < p`` and reverse mode (p VJPs)
-    otherwise; a JVP costs about twice a VJP in PyTorch on the CPU (BENCHMARKS.md).
+    ``exact`` picks forward mode (d JVPs) or reverse mode (p VJPs) by :func:`exact_mode`.
     ``input_fraction`` keeps a random subset of Jacobian columns (input entries; forward mode) and
     ``feature_fraction`` a random subset of rows (embedding features; reverse mode), rescaled by
     the inverse fraction kept so every example's estimate stays unbiased. Each example has its
     own subset at the cost of one shared subset (one JVP / VJP per kept coordinate), and the
-    subsets of a batch tile a random permutation (see ``_coords``), which cancels the spread
-    between coordinates in the batch mean: one subset shared by all examples had 4-7% error at a
-    fraction of 1/8, this design 0.2% (BENCHMARKS.md). ``hutchinson`` uses ``n_probes``
-    Rademacher probes, independent per example.
+    subsets of a batch tile a random permutation (:func:`gcnc.metrics.draws.tiled_coordinates`),
+    which cancels the spread between coordinates in the batch mean: one subset shared by all
+    examples had 4-7% error at a fraction of 1/8, this design 0.2% (BENCHMARKS.md).
+    ``hutchinson`` uses ``n_probes`` Rademacher probes, independent per example: drawn from
+    ``generator`` in the order of the rows, or, with ``probe_keys`` (one integer per row,
+    :func:`gcnc.metrics.draws.example_keys`), from the row's key, which makes each row's value
+    independent of ``chunk_size`` and of the other rows. ``on_products`` is told the Jacobian
+    products done after each backward pass or JVP (progress).
 
     ``vjp_batch`` cotangents share one backward pass through that many stacked copies of the
     batch (reverse mode and Hutchinson; see ``_vjp_sq_norms``); by default one on a CPU and as
@@ -195,6 +206,8 @@ def gc_terms(
         chunk_size=chunk_size,
     )
     x = check_inputs(x, module=embed)
+    if probe_keys is not None and len(probe_keys) != x.shape[0]:
+        raise ValueError(f"probe_keys: {len(probe_keys)} keys for {x.shape[0]} rows of x")
     d = math.prod(x.shape[1:])
     with eval_mode(embed), torch.no_grad():
         probe = embed(x[:1])
@@ -205,21 +218,26 @@ def gc_terms(
     elif input_fraction is not None:
         forward, fraction = True, input_fraction
     else:
-        forward, fraction = JVP_COST * d < p, None
+        forward, fraction = exact_mode(p, d)[0], None
     norms, feats = [], []
     with eval_mode(embed):
         reverse = estimator == "hutchinson" or not forward
         n_vjp = vjp_batch or (default_vjp_batch(embed, x[:chunk_size]) if reverse else 1)
-        for chunk in x.split(chunk_size):
+        for start in range(0, x.shape[0], chunk_size):
+            chunk = x[start : start + chunk_size]
             if estimator == "hutchinson":
-                sq, out = _hutchinson_sq_norms(embed, chunk, n_probes, generator, n_vjp)
+                keys = None if probe_keys is None else probe_keys[start : start + chunk_size]
+                sq, out = _hutchinson_sq_norms(
+                    embed, chunk, n_probes, generator, n_vjp, keys, on_products
+                )
             else:
                 total = d if forward else p
-                coords = _coords(chunk.shape[0], total, fraction, generator).to(x.device)
+                coords = tiled_coordinates(chunk.shape[0], total, fraction, generator)
+                coords = coords.to(x.device)
                 if forward:
-                    sq, out = _forward_sq_norms(embed, chunk, coords)
+                    sq, out = _forward_sq_norms(embed, chunk, coords, on_products)
                 else:
-                    sq, out = _reverse_sq_norms(embed, chunk, coords, n_vjp)
+                    sq, out = _reverse_sq_norms(embed, chunk, coords, n_vjp, on_products)
                 sq = sq if per_feature else sq.sum(1) * (total / coords.shape[1])
             norms.append(sq)
             feats.append(out)
@@ -284,36 +302,3 @@ def embedding_gc(
     if n_examples is not None and check_positive_int(n_examples, "n_examples") < x.shape[0]:
         x = x[torch.randperm(x.shape[0], generator=generator)[:n_examples].to(x.device)]
     return float(per_example_gc(embed, x, estimator, generator=generator, **sampling).mean())
-
-
-def gc_penalty(
-    embed: nn.Module, x: torch.Tensor, n_probes: int = 1, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Differentiable Hutchinson estimate of the batch GC, for the explicit regulariser.
-
-    Loss = CE + lambda * <f, B>_G on the current batch B (App. A.5.6), by double backpropagation
-    through the input Jacobian. Training uses :func:`embed_with_gc_penalty`, whose forward pass
-    also gives the loss: a second train-mode pass would update BatchNorm statistics twice a step.
-    """
-    return embed_with_gc_penalty(embed, x, n_probes, generator)[1]
-
-
-def embed_with_gc_penalty(
-    embed: nn.Module, x: torch.Tensor, n_probes: int = 1, generator: torch.Generator | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Embeddings f(x) and the differentiable Hutchinson estimate of <f, B>_G from one forward
-    pass in the module's current mode (train mode in training: BatchNorm couples the examples of
-    the batch and updates its running statistics once). The penalty is the mean over examples
-    and ``n_probes`` Rademacher probes v of ||v^T J_f(x_i)||^2; the probes are drawn on the CPU and
-    moved to the embedding's device, so every device draws the same ones.
-    """
-    check_positive_int(n_probes, "n_probes")
-    x = check_inputs(x, module=embed).detach().requires_grad_(True)
-    out = embed(x)
-    check_embedding_output(out, "embed")
-    total = x.new_zeros(())
-    for _ in range(n_probes):
-        v = _rademacher(out.shape, generator, out.device, out.dtype)
-        (g,) = torch.autograd.grad(out, x, grad_outputs=v, create_graph=True)
-        total = total + g.flatten(1).pow(2).sum(1).mean()
-    return out, total / n_probes

@@ -5,9 +5,9 @@
 - Features (embeddings f(x), paper Section 3): 2-D (examples, features), floating point, at least
   one row, every value finite. A 4-D feature map is refused, not flattened: the paper's f is the
   input of the linear head, a vector per example.
-- Labels: 1-D integer class indices 0..k-1 (bool, float and complex dtypes are refused, so a float
-  label is never truncated), one per feature row, none negative, none >= ``n_classes`` when that
-  is given.
+- Labels: 1-D integer class indices 0..k-1, a tensor, an array or a list of integers (bool, float
+  and complex dtypes are refused, so a float label is never truncated), one per feature row, none
+  negative, none >= ``n_classes`` when that is given.
 """
 
 from __future__ import annotations
@@ -34,18 +34,32 @@ def as_tensor(value: Any, name: str) -> torch.Tensor:
     raise TypeError(f"{name}: expected a torch.Tensor or a NumPy array, got {type(value).__name__}")
 
 
+def as_labels(value: Any, name: str) -> torch.Tensor:
+    """Labels as a tensor: a tensor or a NumPy array as :func:`as_tensor`, or a list or tuple of
+    Python integers."""
+    if isinstance(value, (list, tuple)):
+        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, numbers.Integral)]
+        if bad:
+            raise TypeError(f"{name}: a list of integer class indices, but it holds {bad[0]!r}")
+        return torch.tensor([int(v) for v in value], dtype=torch.long)
+    return as_tensor(value, name)
+
+
 def check_finite(tensor: torch.Tensor, name: str) -> None:
-    """Raise ValueError naming ``name`` if any value is NaN or infinite (and the first row).
+    """Raise ValueError naming ``name`` if any value is NaN or infinite, with their number and
+    the position of the first (row, and index in the tensor).
     Tensors without data (device ``meta``, as the FLOP counter of :mod:`gcnc.compute` runs the
     models) have no values to check."""
     if tensor.device.type == "meta":
         return
     bad = ~torch.isfinite(tensor.detach())
     if bool(bad.any()):
-        rows = bad.reshape(bad.shape[0], -1).any(1) if bad.dim() > 1 else bad
-        first = int(torch.nonzero(rows)[0, 0])
+        count = int(bad.sum())
+        first = tuple(int(i) for i in torch.nonzero(bad)[0])
+        where = f"in row {first[0]}" + (f" at index {first}" if len(first) > 1 else "")
         raise ValueError(
-            f"{name}: {int(bad.sum())} non-finite values (NaN or inf), the first in row {first}"
+            f"{name}: {count} non-finite value{'s' if count > 1 else ''} (NaN or inf), the first "
+            + where
         )
 
 
@@ -73,8 +87,9 @@ def check_labels(
     rows_of: str = "features",
 ) -> torch.Tensor:
     """``labels`` as a 1-D int64 tensor of class indices 0..n_classes-1, ``n_rows`` long (when
-    given; ``rows_of`` names what they label); errors name ``name``."""
-    y = as_tensor(labels, name)
+    given; ``rows_of`` names what they label); a list of integers is accepted; errors name
+    ``name``."""
+    y = as_labels(labels, name)
     if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
         raise TypeError(
             f"{name}: expected integer class indices 0..k-1, got dtype {y.dtype}; labels are "

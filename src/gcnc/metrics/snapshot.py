@@ -24,13 +24,12 @@ from gcnc.metrics.collapse import (
     nc1,
     nc2,
     nc3,
-    nc4,
-    ncm_accuracy,
     neural_collapse,
     numerical_rank,
     stable_rank,
 )
 from gcnc.metrics.gc import eval_mode, gc_terms
+from gcnc.metrics.ncm import nc4, ncm_accuracy
 
 
 def model_device(model: nn.Module) -> torch.device:
