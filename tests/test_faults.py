@@ -23,8 +23,8 @@ import torch
 from gcnc.data import DataCorruptError, load_prepared
 from gcnc.locks import lock_files, snakemake_processes, unlock_if_stale
 from gcnc.training import pretrain
+from tests.projects import DETERMINISTIC_TABLES, ENV, ROOT, copy_project, run
 from tests.test_training import same_run, spec
-from tests.test_workflow import DETERMINISTIC_TABLES, ENV, ROOT, copy_project, run
 
 SCRIPTS = ROOT / "workflow" / "scripts"
 
