@@ -8,12 +8,13 @@ rate at every step depends on ``steps``), every training setting except ``checkp
 content hash; not the device.
 :func:`resume_state` returns the newest readable checkpoint only if its fingerprint matches;
 otherwise all checkpoints are deleted and the log says which settings changed. Unreadable
-checkpoints are named in the log, deleted, and the one before is used. Writes are atomic.
+checkpoints are named in the log, deleted, and the one before is used. Writes are atomic
+(:mod:`gcnc.files`): a full disk is named with the file, and no temporary file is left.
 """
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import torch
 
 from gcnc.config import RunSpec, config_hash
 from gcnc.data.prepared import Prepared
+from gcnc.files import write_bytes
 
 RESULT_NEUTRAL = ("checkpoint_every", "keep_checkpoints")  # training keys that change no result
 CHECKPOINT_KEYS = {"step", "model", "optimizer", "rows", "class_rows"}
@@ -31,15 +33,12 @@ class CheckpointError(RuntimeError):
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """``torch.save`` to ``path`` atomically. Serialised in memory first: torch's own file writer
+    reports a full disk as an opaque "file write failed", :func:`gcnc.files.write_bytes` as
+    "No space left on device" with the file."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes(path, buffer.getbuffer())
 
 
 def run_settings(spec: RunSpec, preset: dict[str, Any], prepared: Prepared) -> dict[str, Any]:

@@ -41,10 +41,10 @@ from gcnc.checkpoints import (
     resume_state,
     run_settings,
     save_atomic,
-    write_atomic,
 )
 from gcnc.config import RunSpec, config_hash
 from gcnc.data.prepared import Prepared, Split
+from gcnc.files import write_text as write_atomic
 from gcnc.metrics.gc import embed_with_gc_penalty
 from gcnc.metrics.slope import path_slope
 from gcnc.metrics.snapshot import snapshot
