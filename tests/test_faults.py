@@ -23,7 +23,7 @@ import torch
 from gcnc.data import DataCorruptError, load_prepared
 from gcnc.locks import lock_files, snakemake_processes, unlock_if_stale
 from gcnc.training import pretrain
-from tests.projects import DETERMINISTIC_TABLES, ENV, ROOT, copy_project, run
+from tests.projects import DETERMINISTIC_TABLES, ENV, ROOT, copy_project, namedlist, run
 from tests.test_training import same_run, spec
 
 SCRIPTS = ROOT / "workflow" / "scripts"
@@ -186,9 +186,12 @@ def test_claims_leave_out_diverged_runs(tmp_path):
 
 def test_diverged_fig2_model_stops_gc_sampling_naming_the_run(digits, prepared_dir, tmp_path):
     run = spec(gc_reg=0.0)
-    (tmp_path / "summary.json").write_text(json.dumps({"status": "diverged", "steps_done": 7}))
+    summary, final = tmp_path / "summary.json", tmp_path / "final.pt"
+    summary.write_text(json.dumps({"status": "diverged", "steps_done": 7}))
+    final.write_bytes(b"weights")
+    data = [str(prepared_dir / "digits" / name) for name in ("arrays.npz", "meta.json")]
     snakemake = SimpleNamespace(
-        input=SimpleNamespace(final=str(tmp_path / "final.pt"), data=[str(prepared_dir / "d/x")]),
+        input=namedlist(final=str(final), summary=str(summary), data=data),
         output=[str(tmp_path / "out.csv")],
         log=[str(tmp_path / "gc_sampling.log")],
         params=SimpleNamespace(spec=run.to_dict(), sampling={}, device="cpu"),

@@ -23,6 +23,7 @@ import torch
 from gcnc.config import RunSpec, config_hash
 from gcnc.data.prepared import Prepared
 from gcnc.files import write_bytes
+from gcnc.records import DamagedResultError, verify
 
 RESULT_NEUTRAL = ("checkpoint_every", "keep_checkpoints")  # training keys that change no result
 CHECKPOINT_KEYS = {"step", "model", "optimizer", "rows", "class_rows"}
@@ -77,6 +78,10 @@ def load_weights(path: str | Path) -> Any:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path} is missing; rerun the workflow to rebuild it")
+    try:
+        verify(path)  # final.pt: byte for byte what pretraining wrote (its record)
+    except DamagedResultError as err:
+        raise CheckpointError(str(err)) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, pickle garbage, wrong format

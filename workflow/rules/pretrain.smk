@@ -48,6 +48,7 @@ rule collect_metrics:
         metrics=run_files(sorted(RUNS), "metrics.csv"),
         class_metrics=run_files(sorted(RUNS), "class_metrics.csv"),
         summaries=run_files(sorted(RUNS), "summary.json"),
+        configs=run_files(sorted(RUNS), "config.json"),
     output:
         metrics=f"{RES}/metrics.csv",
         class_metrics=f"{RES}/class_metrics.csv",

@@ -1,4 +1,5 @@
-"""Rule pretrain -> gcnc.training.pretrain (resumes from the run's last checkpoint)."""
+"""Rule pretrain -> gcnc.training.pretrain (resumes from the run's last checkpoint), then the
+records of its outputs (gcnc.records)."""
 
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import torch
 from gcnc.config import RunSpec
 from gcnc.data import load_prepared
 from gcnc.provenance import job_log
+from gcnc.records import record_outputs
 from gcnc.training import pretrain
 
 with job_log(snakemake.log[0]):
@@ -19,3 +21,4 @@ with job_log(snakemake.log[0]):
         "device": snakemake.params.device,
     }
     print(pretrain(spec, data, preset, Path(snakemake.output.metrics).parent))
+    record_outputs(snakemake.output, snakemake.input)

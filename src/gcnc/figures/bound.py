@@ -19,6 +19,7 @@ from gcnc.figures.common import (
     save,
     setting_phrase,
 )
+from gcnc.records import read_table
 
 DEGREE = {1: "linear", 2: "quadratic", 3: "cubic"}.get(RITZ_DEGREE, f"degree {RITZ_DEGREE}")
 C_METHOD_LABEL = {
@@ -42,7 +43,7 @@ def c_method_label(method: str, c: pd.Series) -> str:
 def render_bound(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str) -> None:
     """Fig. 3 from bounds.csv: mean +- 1 sd over seeds of each curve; legend below the axes."""
     ids = {r["run_id"] for r in plan["runs"]}
-    data = pd.read_csv(inputs[0])
+    data = read_table(inputs[0])
     data = data[(data.bound == "prop4.3") & data.run_id.isin(ids)]
     methods = sorted(data.c_method.unique(), key=lambda m: -data[data.c_method == m].c.median())
     labels = {m: c_method_label(m, data[data.c_method == m].c) for m in methods}

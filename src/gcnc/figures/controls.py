@@ -30,6 +30,7 @@ from gcnc.figures.common import (
     setting_phrase,
     value_label,
 )
+from gcnc.records import read_table
 
 END_METRICS = ("gc", "nc", "geometric_collapse", "accuracy")
 END_LABEL = {**METRIC_LABEL, "accuracy": "training accuracy", "geometric_collapse": "GCol (Eq. 7)"}
@@ -75,7 +76,7 @@ def _panel(ax, sub: pd.DataFrame, knob: str, metric: str, protocols: list[str]) 
 def render_controls(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str):
     """Fig. 1's sweeps at the end of training, one line per training protocol. ``inputs``:
     metrics.csv, runs.csv."""
-    data = end_rows(plan, ok_rows(pd.read_csv(inputs[0]), pd.read_csv(inputs[1])))
+    data = end_rows(plan, ok_rows(read_table(inputs[0]), read_table(inputs[1])))
     knobs = [k for k in plan["knobs"] if k in set(data.knob)]
     fig, axes = plt.subplots(
         len(knobs),

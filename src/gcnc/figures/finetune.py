@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gcnc.figures.common import finish, readable_log, save, seeds_phrase, setting_phrase
+from gcnc.records import read_table
 
 MODE_STYLE = {  # one colour per mode (colour-blind safe Okabe-Ito hues)
     "linear_probe": ("#0072B2", "linear probe"),
@@ -80,7 +81,7 @@ def _scatter(ax: plt.Axes, data: pd.DataFrame, x: str, modes: list[str]) -> None
 def render_finetune(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str) -> None:
     """Four panels from finetune.csv, the study's ok runs: accuracy and target NC1 per mode and
     unit; source NC1 vs accuracy (best unit per mode); target NC1 vs accuracy (every row)."""
-    table = pd.read_csv(inputs[0])
+    table = read_table(inputs[0])
     ids = {r["run_id"] for r in plan["runs"]}
     data = table[table.run_id.isin(ids) & (table.status == "ok")].copy()
     data["unit"] = data["unit"].fillna("-").astype(str)

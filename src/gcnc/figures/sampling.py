@@ -21,6 +21,7 @@ from matplotlib.patches import Patch
 
 from gcnc.constants import JVP_COST
 from gcnc.figures.common import finish, readable_log, save, setting_phrase, value_label
+from gcnc.records import read_table
 
 AXES = {  # sampling axis -> (panel title, x label)
     "examples": ("examples in the batch", "examples averaged"),
@@ -68,7 +69,7 @@ def render_gc_sampling(
     plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str
 ) -> None:
     """Fig. 2 from gc_sampling.csv (see :mod:`gcnc.gc_sampling` for its columns)."""
-    data = pd.read_csv(inputs[0])
+    data = read_table(inputs[0])
     axes_order = [a for a in AXES if a in set(data.axis)]
     colours = dict(zip(axes_order, sns.color_palette("colorblind"), strict=False))
     half = len(axes_order) // 2

@@ -26,6 +26,7 @@ from gcnc.figures.common import (
     strength_colours,
     value_label,
 )
+from gcnc.records import read_table
 
 SWEEP_METRICS = ("gc", "geometric_collapse", "nc")
 LOG_METRICS = {"gc", "geometric_collapse", "nc"}
@@ -83,7 +84,7 @@ def render_sweep(
     """Fig. 1 (and App. A.5, A.5.6): each metric along training, mean +- 1 sd over seeds, one
     curve per knob value coloured by regularisation strength. ``inputs``: metrics.csv, runs.csv.
     """
-    table = ok_rows(pd.read_csv(inputs[0]), pd.read_csv(inputs[1]))
+    table = ok_rows(read_table(inputs[0]), read_table(inputs[1]))
     data = knob_rows(plan, table[table.split == split])
     seeds = data.groupby(["knob", "value"]).seed.nunique().tolist()
     fig = _grid(data, plan["knobs"], list(metrics))
