@@ -21,11 +21,11 @@ from typing import Any
 import torch
 
 from gcnc.config import RunSpec, config_hash
+from gcnc.constants import RESULT_NEUTRAL
 from gcnc.data.prepared import Prepared
 from gcnc.files import write_bytes
 from gcnc.records import DamagedResultError, verify
 
-RESULT_NEUTRAL = ("checkpoint_every", "keep_checkpoints")  # training keys that change no result
 CHECKPOINT_KEYS = {"step", "model", "optimizer", "rows", "class_rows"}
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from gcnc.constants import RESULT_NEUTRAL
 from gcnc.validation import ConfigError, check_datasets, check_preset, non_finite
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
@@ -351,14 +352,15 @@ def pretrain_request(spec: RunSpec, resources: dict[str, Any]) -> dict[str, int]
 def preset_config(config: dict[str, Any], preset: str) -> dict[str, Any]:
     """The part of the config that decides a preset's results: its settings, its data settings
     and the datasets it names. Its hash is what a provenance sidecar records and the audit
-    compares; other presets' edits do not change it."""
+    compares; other presets' edits and result-neutral settings (checkpointing) do not change it."""
     pre = config["presets"][preset]
+    training = {k: v for k, v in pre["training"].items() if k not in RESULT_NEUTRAL}
     names = {s["dataset"] for s in pre["studies"].values()} | set(
         pre.get("poincare", {}).get("datasets", [])
     )
     return {
         "preset": preset,
-        "settings": pre,
+        "settings": {**pre, "training": training},
         "data": preset_data(config, preset),
         "datasets": {d: config["datasets"][d] for d in sorted(names) if d in config["datasets"]},
     }

@@ -18,6 +18,7 @@ from gcnc.config import (
     validate_config,
 )
 
+from gcnc.constants import RESULT_NEUTRAL
 from gcnc.plan import run_plan
 from gcnc.data.availability import availability_errors, fabricated_kinds
 

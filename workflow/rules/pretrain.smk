@@ -36,7 +36,9 @@ rule pretrain:
         gpu=GPUS,
     params:
         spec=run_spec,
-        training=P["training"],
+        # the training settings but the result-neutral ones (checkpointing): changing those reruns
+        # no job (Snakemake reruns a job whose params changed); the job reads them from config
+        training={k: v for k, v in P["training"].items() if k not in RESULT_NEUTRAL},
         metrics=P["metrics"],
         device=P["device"],
     script:

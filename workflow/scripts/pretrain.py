@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from gcnc.config import RunSpec
+from gcnc.constants import RESULT_NEUTRAL
 from gcnc.data import load_prepared
 from gcnc.provenance import job_log
 from gcnc.records import record_outputs
@@ -15,8 +16,11 @@ with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     spec = RunSpec(**snakemake.params.spec)
     data = load_prepared(Path(snakemake.input[0]).parent)
+    # checkpointing is not a param (changing it reruns nothing): read from the config
+    settings = snakemake.config["presets"][snakemake.config["preset"]]["training"]
+    neutral = {k: settings[k] for k in RESULT_NEUTRAL if k in settings}
     preset = {
-        "training": snakemake.params.training,
+        "training": {**snakemake.params.training, **neutral},
         "metrics": snakemake.params.metrics,
         "device": snakemake.params.device,
     }
