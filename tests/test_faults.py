@@ -253,6 +253,25 @@ def test_live_snakemake_in_the_directory_keeps_its_lock(tmp_path, capsys):
             d.wait()
 
 
+def test_a_tail_of_a_snakemake_log_does_not_keep_a_stale_lock(tmp_path):
+    """`tail -f .snakemake/log/...` in the project has "snakemake" in its arguments, but it is
+    not a Snakemake: the stale lock is still removed."""
+    proj = _locked_dir(tmp_path)
+    log = Path(".snakemake") / "log" / "2026-12-07T000000.000000.snakemake.log"
+    (proj / log).parent.mkdir()
+    (proj / log).write_text("Building DAG of jobs...\n")
+    tail = subprocess.Popen(["tail", "-f", str(log)], cwd=proj, stdout=subprocess.DEVNULL)
+    try:
+        while b"tail" not in Path(f"/proc/{tail.pid}/cmdline").read_bytes():
+            time.sleep(0.01)
+        assert snakemake_processes(proj) == []
+        res = run([sys.executable, "-m", "gcnc.locks", "--directory", str(proj)], proj)
+        assert "stale lock" in res.stdout and "unlocked" in res.stdout and not lock_files(proj)
+    finally:
+        tail.kill()
+        tail.wait()
+
+
 def test_make_run_unlocks_a_stale_lock_then_reruns_incomplete_jobs():
     # --no-print-directory: under `make test` this make is nested and would announce its directory
     res = run(["make", "--no-print-directory", "-n", "run", "PRESET=smoke"], ROOT)
