@@ -72,7 +72,7 @@ def test_fresh_clone_pulls_every_output_and_has_nothing_to_run(smoke_project, tm
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
     assert not (clone / "results").exists()
-    run(["make", "pull"], clone)
+    run(["make", "pull", f"VENV={BIN.parent}"], clone)  # the environment `make setup` made
     for out in ["data/prepared", "results/smoke", "paper_figures/smoke"]:
         stack = [filecmp.dircmp(origin / out, clone / out)]
         while stack:
