@@ -18,7 +18,7 @@ import jsonschema
 import yaml
 
 from gcnc.constants import RESULT_NEUTRAL
-from gcnc.validation import ConfigError, check_datasets, check_preset, non_finite
+from gcnc.validation import ConfigError, check_datasets, check_preset, check_schema, non_finite
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 RESOURCES_SCHEMA_PATH = SCHEMA_PATH.with_name("resources.schema.yaml")
@@ -186,10 +186,15 @@ def workflow_config(config: dict[str, Any]) -> dict[str, Any]:
     against the schema by Snakemake's ``validate``, which also fills the schema's defaults. The
     workflow (common.smk) and the audit both use it, so a recorded config hash can be recomputed.
     """
-    from snakemake.utils import validate  # on demand: a heavy import
+    from snakemake.exceptions import WorkflowError  # on demand: a heavy import
+    from snakemake.utils import validate
 
     config = resolve_config(config)
-    validate(config, str(SCHEMA_PATH))  # a wrong key or type stops here, naming the key
+    try:
+        validate(config, str(SCHEMA_PATH))  # a wrong key or type stops here ...
+    except WorkflowError:
+        check_schema(config, load_schema())  # ... as "config key '<key>': ..."
+        raise
     return config
 
 
@@ -224,11 +229,7 @@ def validate_config(config: dict[str, Any]) -> None:
         raise ConfigError("derived presets (extends) must be resolved first: resolve_config()")
     for where in non_finite(config):
         raise ConfigError(f"config key '{where}': not a finite number")
-    try:
-        jsonschema.validate(config, load_schema())
-    except jsonschema.ValidationError as err:
-        where = "/".join(str(p) for p in err.absolute_path) or "<top level>"
-        raise ConfigError(f"config key '{where}': {err.message}") from None
+    check_schema(config, load_schema())
     preset = config["preset"]
     if preset not in config["presets"]:
         raise ConfigError(
