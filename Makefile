@@ -5,7 +5,16 @@ CORES ?= 2
 PRESET ?= quick
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup run reproduce pull test lint bench report readme dryrun-paper
+.PHONY: setup run reproduce pull test lint bench report readme dryrun-paper setup-done
+
+# every target but setup needs the environment `make setup` creates: say so instead of failing on
+# a missing command or module
+setup-done:
+	@test -x "$(VENV)/bin/python" || { echo "make: no virtual environment in $(VENV): run" \
+	  "'make setup' first (about 2 minutes), or name an existing one: make <target> VENV=<path>"; \
+	  exit 2; }
+
+run reproduce pull test lint bench report readme dryrun-paper: | setup-done
 
 setup:  ## isolated environment with the study's pinned dependencies and gcnc (editable)
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +46,11 @@ reproduce:  ## the same study through DVC (records dvc.lock), preset from params
 	dvc repro
 
 pull:  ## after git clone: the committed results from the DVC remote, then nothing left to run
+	@test -f dvc.lock || { echo "pull: this commit has no dvc.lock, so there are no published" \
+	  "results to pull: run 'make run' to make them (README, Sharing results through DVC)"; exit 2; }
+	@dvc remote default >/dev/null 2>&1 || { echo "pull: no default DVC remote in .dvc/config:" \
+	  "add the one the results were pushed to ('dvc remote add -d store <url>'), or run" \
+	  "'make run' to make them"; exit 2; }
 	dvc pull
 	@dvc status --quiet || { echo "pull: these outputs are not what this commit's code and" \
 	  "params.yaml make (dvc status lists what differs); run 'make run' instead"; exit 1; }

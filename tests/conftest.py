@@ -10,6 +10,7 @@ import torch
 
 from gcnc.config import load_config
 from gcnc.data import load_prepared, prepare_dataset
+from tests.projects import copy_project, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +42,19 @@ def gaussians(prepared_dir):
 @pytest.fixture(scope="session")
 def digits(prepared_dir):
     return load_prepared(prepared_dir / "digits")
+
+
+@pytest.fixture(scope="session")
+def smoke_project(tmp_path_factory) -> Path:
+    """The smoke preset run once through `dvc repro` (which runs Snakemake) in a git+DVC copy;
+    end-to-end tests copy it (shared by test_workflow.py and the fault tests)."""
+    proj = copy_project(tmp_path_factory.mktemp("proj"), "smoke")
+    run(["git", "init", "-q"], proj)
+    run(["dvc", "init", "-q"], proj)
+    run(["git", "add", "-A"], proj)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], proj)
+    run(["dvc", "repro"], proj)
+    return proj
 
 
 @pytest.fixture(autouse=True)

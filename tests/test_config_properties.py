@@ -1,6 +1,7 @@
 """Property test: any single invalid edit of a valid config is rejected with a ConfigError that
 names the edited key (or, for a new or missing key, the mapping that holds it); never another
-exception, never an invalid config accepted."""
+exception, never an invalid config accepted. The workflow's own check (Snakemake's validate)
+reports the same errors in the same `config key '...'` form."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gcnc.config import ConfigError, validate_config
+from gcnc.config import ConfigError, validate_config, workflow_config
 
 
 def _paths(obj: Any, path: tuple = ()) -> tuple[list[tuple], list[tuple]]:
@@ -92,3 +93,25 @@ def test_removed_key_is_named_or_harmless(config, data):
         # its mapping (a required key), or the key itself where another key refers to it
         named = [f"'{_key(path[:i])}" for i in range(len(path), -1, -1)] + [f"'{key}'"]
         assert any(k in str(err) for k in named), str(err)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), edit=st.sampled_from(["value", "unknown key", "removed key"]))
+def test_the_workflow_names_the_key_of_every_schema_error(config, data, edit):
+    """What Snakemake reports when params.yaml does not fit the schema (workflow_config, which
+    also fills the schema's defaults) is a ConfigError `config key '<key>': ...`, never
+    Snakemake's raw validation message."""
+    cfg = copy.deepcopy(config)
+    leaves, maps = _paths(cfg)
+    if edit == "value":
+        path = data.draw(st.sampled_from(leaves))
+        _get(cfg, path[:-1])[path[-1]] = _bad_value(_get(cfg, path), data.draw(st.integers(0, 9)))
+    elif edit == "unknown key":
+        _get(cfg, data.draw(st.sampled_from(maps)))["bogus"] = 1
+    else:
+        mapping = _get(cfg, data.draw(st.sampled_from([m for m in maps if _get(cfg, m)])))
+        del mapping[data.draw(st.sampled_from(sorted(mapping)))]
+    try:
+        workflow_config(cfg)
+    except ConfigError as err:
+        assert str(err).startswith("config key '"), str(err)

@@ -5,72 +5,18 @@ from __future__ import annotations
 
 import filecmp
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from gcnc.config import expand_runs, load_config
+from tests.projects import BIN, DETERMINISTIC_TABLES, copy_project, run
 from tests.slurm_cluster import Cluster, Unavailable
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-PROJECT_FILES = [
-    "Makefile",
-    "Snakefile",
-    "dvc.yaml",
-    "params.yaml",
-    "workflow",
-    "profiles",
-    "envs",
-    "src",
-    ".dvcignore",
-]
-
-
-def run(
-    cmd: list[str], cwd: Path, check: bool = True, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    env = {**ENV, **(env or {})}
-    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
-    if check and res.returncode != 0:
-        raise AssertionError(
-            f"{cmd} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
-        )
-    return res
-
-
-def copy_project(dest: Path, preset: str) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(
-                src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-            )
-        else:
-            shutil.copy2(src, dest / name)
-    params = dest / "params.yaml"
-    params.write_text(params.read_text().replace("preset: quick", f"preset: {preset}", 1))
-    return dest
-
-
-@pytest.fixture(scope="module")
-def smoke_project(tmp_path_factory) -> Path:
-    """The smoke preset run once through `dvc repro` (which runs Snakemake) in a git+DVC copy."""
-    proj = copy_project(tmp_path_factory.mktemp("proj"), "smoke")
-    run(["git", "init", "-q"], proj)
-    run(["dvc", "init", "-q"], proj)
-    run(["git", "add", "-A"], proj)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], proj)
-    run(["dvc", "repro"], proj)
-    return proj
 
 
 @pytest.mark.slow
@@ -126,7 +72,7 @@ def test_fresh_clone_pulls_every_output_and_has_nothing_to_run(smoke_project, tm
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
     assert not (clone / "results").exists()
-    run(["make", "pull"], clone)
+    run(["make", "pull", f"VENV={BIN.parent}"], clone)  # the environment `make setup` made
     for out in ["data/prepared", "results/smoke", "paper_figures/smoke"]:
         stack = [filecmp.dircmp(origin / out, clone / out)]
         while stack:
@@ -223,18 +169,6 @@ def test_paper_preset_plans_its_full_grid_without_data(tmp_path):
     assert int(counts["fewshot"]) == len(  # one job per dataset with source runs
         {s.dataset for s in expand_runs(config, "paper").values() if s.task == "source"}
     )
-
-
-DETERMINISTIC_TABLES = {  # table -> columns that measure time, not results
-    "metrics.csv": ["wall_time", "log_seconds"],
-    "class_metrics.csv": [],
-    "runs.csv": [],
-    "fewshot.csv": [],
-    "poincare.csv": [],
-    "bounds.csv": [],
-    "gc_sampling.csv": ["seconds", "exact_seconds"],
-    "finetune.csv": ["seconds"],
-}
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,24 @@ rate at every step depends on ``steps``), every training setting except ``checkp
 content hash; not the device.
 :func:`resume_state` returns the newest readable checkpoint only if its fingerprint matches;
 otherwise all checkpoints are deleted and the log says which settings changed. Unreadable
-checkpoints are named in the log, deleted, and the one before is used. Writes are atomic.
+checkpoints are named in the log, deleted, and the one before is used. Writes are atomic
+(:mod:`gcnc.files`): a full disk is named with the file, and no temporary file is left.
 """
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gcnc.config import RunSpec, config_hash
+from gcnc.constants import RESULT_NEUTRAL
 from gcnc.data.prepared import Prepared
+from gcnc.files import write_bytes
+from gcnc.records import DamagedResultError, verify
 
-RESULT_NEUTRAL = ("checkpoint_every", "keep_checkpoints")  # training keys that change no result
 CHECKPOINT_KEYS = {"step", "model", "optimizer", "rows", "class_rows"}
 
 
@@ -31,15 +34,12 @@ class CheckpointError(RuntimeError):
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """``torch.save`` to ``path`` atomically. Serialised in memory first: torch's own file writer
+    reports a full disk as an opaque "file write failed", :func:`gcnc.files.write_bytes` as
+    "No space left on device" with the file."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes(path, buffer.getbuffer())
 
 
 def run_settings(spec: RunSpec, preset: dict[str, Any], prepared: Prepared) -> dict[str, Any]:
@@ -78,6 +78,10 @@ def load_weights(path: str | Path) -> Any:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path} is missing; rerun the workflow to rebuild it")
+    try:
+        verify(path)  # final.pt: byte for byte what pretraining wrote (its record)
+    except DamagedResultError as err:
+        raise CheckpointError(str(err)) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, pickle garbage, wrong format

@@ -5,7 +5,6 @@ torchvision models) and the study's ``audit`` and ``readme-claims`` (``pip insta
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from gcnc import __version__
@@ -20,13 +19,6 @@ examples:
   gcnc measure resnet18 images/ --weights resnet18.pt
   gcnc measure --help
   gcnc audit paper_figures/quick"""
-
-
-def _targets(paths: list[str]) -> list[Path]:
-    out: list[Path] = []
-    for p in map(Path, paths):
-        out += sorted(p.glob("*.prov.json")) if p.is_dir() else [p]
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,21 +48,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.readme}: {note}")
         return 0
     try:
-        from gcnc.provenance import AuditResult, audit  # Snakemake, from the study's packages
+        from gcnc.audit import audit_targets  # Snakemake, from the study's packages
     except ImportError as err:
         print(f"gcnc audit: needs the study's packages ({err}): pip install 'gcnc[study]'")
         return 2
 
-    results = []
-    for target in _targets(args.targets):
-        try:
-            result = audit(target)
-        except (FileNotFoundError, json.JSONDecodeError) as err:
-            result = AuditResult(Path(target), [f"no readable provenance sidecar: {err}"])
+    results = audit_targets(args.targets)
+    for result in results:
         print(f"{'OK  ' if not result.problems else 'FAIL'} {result.sidecar}")
         for problem in result.problems:
             print(f"     {problem}")
-        results.append(result)
     failed = sum(bool(r.problems) for r in results)
     unchecked = sorted({key for r in results for key in r.unchecked})
     print(

@@ -18,10 +18,12 @@ from typing import Any
 import jsonschema
 import yaml
 
+from gcnc.constants import RESULT_NEUTRAL
 from gcnc.validation import (
     ConfigError,
     check_datasets,
     check_preset,
+    check_schema,
     non_finite,
     training_examples,
 )
@@ -200,10 +202,15 @@ def workflow_config(config: dict[str, Any]) -> dict[str, Any]:
     against the schema by Snakemake's ``validate``, which also fills the schema's defaults. The
     workflow (common.smk) and the audit both use it, so a recorded config hash can be recomputed.
     """
-    from snakemake.utils import validate  # on demand: a heavy import
+    from snakemake.exceptions import WorkflowError  # on demand: a heavy import
+    from snakemake.utils import validate
 
     config = resolve_config(config)
-    validate(config, str(SCHEMA_PATH))  # a wrong key or type stops here, naming the key
+    try:
+        validate(config, str(SCHEMA_PATH))  # a wrong key or type stops here ...
+    except WorkflowError:
+        check_schema(config, load_schema())  # ... as "config key '<key>': ..."
+        raise
     return config
 
 
@@ -238,11 +245,7 @@ def validate_config(config: dict[str, Any]) -> None:
         raise ConfigError("derived presets (extends) must be resolved first: resolve_config()")
     for where in non_finite(config):
         raise ConfigError(f"config key '{where}': not a finite number")
-    try:
-        jsonschema.validate(config, load_schema())
-    except jsonschema.ValidationError as err:
-        where = "/".join(str(p) for p in err.absolute_path) or "<top level>"
-        raise ConfigError(f"config key '{where}': {err.message}") from None
+    check_schema(config, load_schema())
     preset = config["preset"]
     if preset not in config["presets"]:
         raise ConfigError(
@@ -400,14 +403,15 @@ def pretrain_request(spec: RunSpec, resources: dict[str, Any]) -> dict[str, int]
 def preset_config(config: dict[str, Any], preset: str) -> dict[str, Any]:
     """The part of the config that decides a preset's results: its settings, its data settings
     and the datasets it names. Its hash is what a provenance sidecar records and the audit
-    compares; other presets' edits do not change it."""
+    compares; other presets' edits and result-neutral settings (checkpointing) do not change it."""
     pre = config["presets"][preset]
+    training = {k: v for k, v in pre["training"].items() if k not in RESULT_NEUTRAL}
     names = {s["dataset"] for s in pre["studies"].values()} | set(
         pre.get("poincare", {}).get("datasets", [])
     )
     return {
         "preset": preset,
-        "settings": pre,
+        "settings": {**pre, "training": training},
         "data": preset_data(config, preset),
         "datasets": {d: config["datasets"][d] for d in sorted(names) if d in config["datasets"]},
     }

@@ -2,7 +2,8 @@
 finished job; errors, warnings, the job table and the closing summary pass through untouched.
 
 ``python -m gcnc.console -- <snakemake arguments>`` runs ``snakemake --quiet rules <arguments>``
-and returns its exit code. Nothing is hidden that a reader needs: only lines on a fixed list of
+and returns its exit code; a SIGTERM or SIGHUP it receives is passed on to Snakemake, which stops
+its jobs. Nothing is hidden that a reader needs: only lines on a fixed list of
 Snakemake's routine messages are dropped (any other line, an error above all, is printed as it
 comes), and Snakemake's complete log, whose path is printed at the end, keeps every line.
 """
@@ -10,6 +11,7 @@ comes), and Snakemake's complete log, whose path is printed at the end, keeps ev
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
@@ -24,6 +26,7 @@ ROUTINE = re.compile(
     r"|Snakefile|Base directory|Run directory|Working directory|Config file\(s\)|Config MD5): .*)$"
 )
 FINISHED = re.compile(r"^Finished jobid: \d+ \(Rule: (?P<rule>\w+)\)")
+FORWARDED = (signal.SIGTERM, signal.SIGHUP)  # passed on to Snakemake
 PROGRESS = re.compile(r"^(?P<done>\d+) of (?P<total>\d+) steps \((?P<pct>[\d.]+%)\) done")
 
 
@@ -52,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     with subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     ) as proc:
+        # `make` passes a SIGTERM (or a closed terminal's SIGHUP) to this process alone: hand it
+        # to Snakemake, which stops its jobs and exits, and keep printing until it has
+        for sig in FORWARDED:
+            signal.signal(sig, lambda signum, frame: proc.send_signal(signum))
         try:
             assert proc.stdout is not None
             for line in fold(proc.stdout):

@@ -13,6 +13,7 @@ Everything runs on the model's device; episode indices and the target pool are m
 from __future__ import annotations
 
 import copy
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from torch import nn
 from gcnc.config import RunSpec
 from gcnc.data.prepared import Prepared
 from gcnc.evaluation import eval_subset, gc_estimator
+from gcnc.files import write_bytes
 from gcnc.metrics.collapse import geometric_collapse, neural_collapse, pairwise_sq_distances
 from gcnc.metrics.gc import gc_terms
 from gcnc.metrics.snapshot import embed_and_logits, model_device
@@ -66,7 +68,10 @@ def sample_episodes(labels: np.ndarray, cfg: dict[str, Any]) -> dict[str, np.nda
 
 
 def save_episodes(path: str | Path, episodes: dict[str, np.ndarray]) -> None:
-    np.savez(path, **episodes)
+    """Write the episodes as one .npz, atomically (:func:`gcnc.files.write_bytes`)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **episodes)
+    write_bytes(path, buffer.getbuffer())
 
 
 def load_episodes(path: str | Path) -> dict[str, np.ndarray]:

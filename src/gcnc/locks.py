@@ -3,11 +3,12 @@
 A Snakemake killed with SIGKILL (or a lost node) leaves ``.snakemake/locks/`` behind, and the
 next run stops with a LockException. ``python -m gcnc.locks [-- <snakemake args>]`` (run by
 ``make run`` before Snakemake) looks for lock files and, if there are any, scans ``/proc`` for a
-live process of this machine that is a Snakemake (or one of its jobs: any argument contains
-``snakemake``) working in this directory (its cwd, or an argument naming the directory). Only
-when there is none does it run ``snakemake --unlock``; otherwise it leaves the lock alone and
-names the process. It prints what it did. A Snakemake on another machine sharing the directory
-cannot be seen: on a cluster login node, check ``squeue`` before unlocking by hand.
+live process of this machine that is a Snakemake (or one of its jobs: an argument is the
+``snakemake`` executable or module, or a job script under ``.snakemake/scripts/``; a ``tail -f``
+of a Snakemake log is not) working in this directory (its cwd, or an argument naming the
+directory). Only when there is none does it run ``snakemake --unlock``; otherwise it leaves the
+lock alone and names the process. It prints what it did. A Snakemake on another machine sharing
+the directory cannot be seen: on a cluster login node, check ``squeue`` before unlocking by hand.
 """
 
 from __future__ import annotations
@@ -39,10 +40,18 @@ def _ancestors() -> set[int]:
     return pids
 
 
+def is_snakemake_argument(arg: str) -> bool:
+    """Whether a command-line argument makes its process a Snakemake or one of its jobs: the
+    ``snakemake`` executable or module, or a job script Snakemake wrote
+    (``.snakemake/scripts/...``). A ``tail -f .snakemake/log/...`` or an editor is not one."""
+    return Path(arg).name == "snakemake" or ".snakemake/scripts/" in arg
+
+
 def snakemake_processes(root: str | Path) -> list[tuple[int, str]]:
     """(pid, command line) of every live process, other than this one and its ancestors, that
-    is a Snakemake or one of its jobs and works in ``root``: its cwd is ``root``, or an absolute
-    argument is ``root`` (``--directory``). Zombies (no command line) are not live."""
+    is a Snakemake or one of its jobs (:func:`is_snakemake_argument`) and works in ``root``: its
+    cwd is ``root``, or an absolute argument is ``root`` (``--directory``). Zombies (no command
+    line) are not live."""
     root = os.path.realpath(root)
     skip = _ancestors()
     found = []
@@ -54,7 +63,7 @@ def snakemake_processes(root: str | Path) -> list[tuple[int, str]]:
         except OSError:
             continue
         args = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-        if not any("snakemake" in a.lower() for a in args):
+        if not any(map(is_snakemake_argument, args)):
             continue
         try:
             cwd = os.path.realpath(os.readlink(entry / "cwd"))

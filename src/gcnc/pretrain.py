@@ -39,11 +39,11 @@ from gcnc.checkpoints import (
     resume_state,
     run_settings,
     save_atomic,
-    write_atomic,
 )
 from gcnc.config import RunSpec, config_hash
 from gcnc.data.prepared import Prepared, Split
 from gcnc.evaluation import eval_subset, measure_step, seeded_generator
+from gcnc.files import write_text
 from gcnc.models import EmbedClassifier
 from gcnc.schedule import learning_rate
 from gcnc.training import memory_format, model_for, resolve_device, train_loss
@@ -238,9 +238,9 @@ def write_outputs(run: Run, progress: Progress) -> dict[str, Any]:
         if key != "model":
             table[key] = value
     table["run_id"] = spec.run_id
-    write_atomic(out / "metrics.csv", table.to_csv(index=False))
+    write_text(out / "metrics.csv", table.to_csv(index=False))
     classes = pd.DataFrame(progress.class_rows).assign(run_id=spec.run_id)
-    write_atomic(out / "class_metrics.csv", classes.to_csv(index=False))
+    write_text(out / "class_metrics.csv", classes.to_csv(index=False))
     config = {
         "run": spec.to_dict(),
         "run_id": spec.run_id,
@@ -251,7 +251,7 @@ def write_outputs(run: Run, progress: Progress) -> dict[str, Any]:
         "data_fingerprint": run.settings["data"],
         "fingerprint": run.fingerprint,
     }
-    write_atomic(out / "config.json", json.dumps(config, indent=2, sort_keys=True))
+    write_text(out / "config.json", json.dumps(config, indent=2, sort_keys=True))
     save_atomic(progress.model.state_dict(), out / "final.pt")
     summary = {
         "run_id": spec.run_id,
@@ -259,7 +259,7 @@ def write_outputs(run: Run, progress: Progress) -> dict[str, Any]:
         "steps_done": int(progress.steps_done),
         "final_test_accuracy": float(table[table.split == "test"].accuracy.iloc[-1]),
     }
-    write_atomic(out / "summary.json", json.dumps(summary, indent=2))
+    write_text(out / "summary.json", json.dumps(summary, indent=2))
     return summary
 
 

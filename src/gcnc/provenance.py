@@ -1,16 +1,17 @@
-"""Provenance of every figure and table: sidecars, and the audit that re-checks them.
+"""Provenance of every figure and table: the sidecar written beside it.
 
 A sidecar ``<artifact>.prov.json`` names the git commit (and whether the tree was dirty), the
 preset and the hash of its part of the config (:func:`gcnc.config.preset_config`), the sha256 of
-every input and of every upstream file the artifact depends on (the runs it draws: weights,
-config, metrics; their prepared data; the raw files recorded when the data were prepared), the
-workflow script and the gcnc function that made it, package versions, and the command that
-reproduces it. :func:`audit` re-checks all of it from the checkout that holds the sidecar."""
+every input and of every file upstream of it: the runs it draws (weights, config, metrics), and
+everything its inputs were made from, found through the records of the results
+(:func:`gcnc.records.lineage`: per-run tables, summaries, collected and few-shot tables, prepared
+data), the raw files recorded when the data were prepared; the workflow script, the gcnc function
+that made it and every source file of the gcnc package, package versions, and the command that
+reproduces it. :func:`gcnc.audit.audit` re-checks all of it from the checkout that holds it."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
 import json
 import os
@@ -19,15 +20,13 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from snakemake.exceptions import WorkflowError
-
-from gcnc.config import config_hash, preset_config, read_config_file, workflow_config
-from gcnc.validation import ConfigError
+import gcnc
+from gcnc.files import sha256_file, write_text
+from gcnc.records import lineage
 
 ROOT_MARKERS = ("Snakefile", "params.yaml")
 
@@ -44,14 +43,6 @@ PACKAGES = (
     "snakemake",
     "dvc",
 )
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _git(*args: str) -> str | None:
@@ -100,6 +91,23 @@ def _code(path: str | Path) -> dict[str, str]:
     return {"path": str(path), "sha256": sha256_file(path)}
 
 
+def source_digests(folder: str | Path) -> dict[str, str]:
+    """sha256 of every source file (``.py``, schema ``.yaml``) under ``folder``, by path in it."""
+    folder = Path(folder)
+    files = sorted(p for pattern in ("*.py", "*.yaml") for p in folder.rglob(pattern))
+    return {str(p.relative_to(folder)): sha256_file(p) for p in files}
+
+
+def package_sources() -> dict[str, Any]:
+    """Where the imported gcnc package's source is (relative to the working directory when
+    inside it) and the sha256 of each of its files."""
+    folder = Path(gcnc.__file__).parent.resolve()
+    where = folder
+    with contextlib.suppress(ValueError):
+        where = folder.relative_to(Path.cwd().resolve())
+    return {"path": str(where), "files": source_digests(folder)}
+
+
 def _raw_files(paths: Iterable[str]) -> dict[str, dict[str, str | None]]:
     """Raw files recorded in the meta.json of prepared datasets among ``paths``: the sha256 taken
     when the data were prepared and where the file is (None for a digest over a folder)."""
@@ -130,13 +138,14 @@ def write_sidecar(
 ) -> dict[str, Any]:
     """Write the provenance sidecar of ``artifacts`` to ``path`` and return it.
 
-    ``upstream`` is every file the artifacts depend on beyond their direct ``inputs`` (the runs
-    they draw and their prepared data); ``config_sha256`` is the hash of
+    ``upstream`` names files the artifacts depend on beyond their direct ``inputs`` (the runs
+    they draw and their prepared data); everything those were made from is added from their
+    records (:func:`gcnc.records.lineage`). ``config_sha256`` is the hash of
     :func:`gcnc.config.preset_config`; ``function`` is the gcnc function that computed them;
     ``caption`` (figures) says what the paper ran, what ran here and what the data show. The
     workflow script is ``workflow/scripts/<rule>.py`` (one script per rule)."""
-    artifacts = sorted(artifacts)
-    inputs, upstream = sorted(set(inputs)), sorted(set(upstream) - set(inputs))
+    artifacts, inputs = sorted(artifacts), sorted(set(inputs))
+    upstream = sorted((set(upstream) | set(lineage([*inputs, *upstream]))) - set(inputs))
     record = {
         "artifacts": {a: sha256_file(a) for a in artifacts},
         "inputs": {p: sha256_file(p) for p in inputs},
@@ -153,6 +162,7 @@ def write_sidecar(
             "name": f"{function.__module__}.{function.__qualname__}",
             **_code(inspect.getsourcefile(function) or ""),
         },
+        "package": package_sources(),
         "packages": package_versions(),
         "python": platform.python_version(),
         "host": socket.gethostname(),
@@ -161,80 +171,8 @@ def write_sidecar(
     }
     if caption is not None:
         record["caption"] = caption
-    Path(path).write_text(json.dumps(record, indent=2))
+    write_text(path, json.dumps(record, indent=2))
     return record
-
-
-def sidecar_for(artifact: str | Path) -> Path:
-    """The sidecar of a figure/table: ``x.pdf`` -> ``x.prov.json`` (a sidecar maps to itself)."""
-    p = Path(artifact)
-    if p.name.endswith(".prov.json"):
-        return p
-    return p.with_name(p.name.split(".")[0] + ".prov.json")
-
-
-@dataclass
-class AuditResult:
-    """What :func:`audit` found for one sidecar: problems (empty = OK), files re-hashed, and
-    recorded digests it could not re-check (a raw-data digest over a folder)."""
-
-    sidecar: Path
-    problems: list[str] = field(default_factory=list)
-    checked: int = 0
-    unchecked: list[str] = field(default_factory=list)
-
-
-def _current_config_hash(root: Path, preset: str) -> str:
-    try:
-        config = workflow_config(read_config_file(root / "params.yaml"))
-    except WorkflowError as err:  # the schema check, as Snakemake reports it
-        raise ConfigError(f"params.yaml: {str(err).splitlines()[0]}") from None
-    if preset not in config.get("presets", {}):
-        raise ConfigError(f"params.yaml has no preset '{preset}'")
-    return config_hash(preset_config(config, preset))
-
-
-def _check(result: AuditResult, label: str, path: Path, shown: str, digest: str) -> None:
-    result.checked += 1
-    if not path.exists():
-        result.problems.append(f"{label}: {shown} is missing")
-    elif sha256_file(path) != digest:
-        result.problems.append(f"{label}: {shown} changed (sha256 differs from the sidecar)")
-
-
-def audit(artifact: str | Path) -> AuditResult:
-    """Re-check everything a sidecar records, from the checkout that holds it: every artifact,
-    input, upstream file and raw file by sha256, the workflow script and the gcnc function's
-    source, and the preset's part of params.yaml against the recorded config hash."""
-    sidecar = sidecar_for(artifact)
-    record = json.loads(sidecar.read_text())
-    root = repo_root(sidecar.parent)
-    result = AuditResult(sidecar)
-    for section in ("artifacts", "inputs", "upstream"):
-        for p, digest in record.get(section, {}).items():
-            _check(result, section, root / p, p, digest)
-    for key, entry in record.get("raw_data", {}).items():
-        if entry.get("path") is None:
-            result.unchecked.append(key)
-        else:
-            _check(result, "raw_data", root / entry["path"], entry["path"], entry["sha256"])
-    for section in ("script", "function"):
-        if section in record:
-            code = record[section]
-            _check(result, f"{section} (code changed since)", root / code["path"], code["path"],
-                   code["sha256"])
-    try:
-        now = _current_config_hash(root, record["preset"])
-    except ConfigError as err:
-        result.problems.append(f"config: {err}")
-    else:
-        if now != record["config_sha256"]:
-            result.problems.append(
-                f"config: params.yaml's preset '{record['preset']}' differs from the one that "
-                f"made this (sha256 {record['config_sha256'][:12]} recorded, {now[:12]} now); "
-                f"rerun: make run PRESET={record['preset']}"
-            )
-    return result
 
 
 @contextlib.contextmanager

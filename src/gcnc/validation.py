@@ -1,4 +1,5 @@
-"""Checks of the study config that a JSON schema cannot express, each naming the key at fault.
+"""Checks of the study config that a JSON schema cannot express, each naming the key at fault,
+and the schema check itself (:func:`check_schema`) in the same `config key '...'` form.
 
 Dataset sizes are known per kind without loading anything (the published class counts; the
 smallest class where classes differ), so a batch larger than a run's training set, a class index
@@ -10,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from typing import Any
+
+import jsonschema
 
 # kind -> (classes, training images per class, test images per class); smallest class if unequal
 KNOWN_SIZES = {
@@ -32,6 +35,16 @@ GENERATOR_KEYS = {
 
 class ConfigError(ValueError):
     """The study configuration is invalid; the message names the offending key."""
+
+
+def check_schema(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """A :class:`ConfigError` ``config key '<path>': <what is wrong>`` for the schema error that
+    best explains why ``config`` does not fit ``schema``; nothing if it fits."""
+    try:
+        jsonschema.validate(config, schema)
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(p) for p in err.absolute_path) or "<top level>"
+        raise ConfigError(f"config key '{where}': {err.message}") from None
 
 
 def non_finite(obj: Any, path: str = "") -> Iterator[str]:

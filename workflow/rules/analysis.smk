@@ -4,6 +4,7 @@
 rule gc_sampling:
     input:
         final=f"{RES}/runs/{gc_sampling_run()}/final.pt",
+        summary=f"{RES}/runs/{gc_sampling_run()}/summary.json",
         data=prepared(RUNS[gc_sampling_run()].dataset),
     output:
         f"{RES}/gc_sampling.csv",

@@ -18,7 +18,9 @@ from gcnc.config import (
     validate_config,
 )
 
+from gcnc.constants import RESULT_NEUTRAL
 from gcnc.plan import run_plan
+from gcnc.preflight import missing_modules
 from gcnc.data.availability import availability_errors, fabricated_kinds
 
 from gcnc.config import read_config_file
@@ -147,11 +149,15 @@ def model_job_resource(key):
     return lambda wildcards, attempt: cfg[key] * attempt
 
 
-# Every raw dataset the preset needs can be found, before any job starts (not in a dry run,
-# which plans without data).
+# Every raw dataset the preset needs can be found, and every module the jobs import can be
+# imported (in this environment; with --sdm conda each job has its own), before any job starts
+# (not in a dry run, which plans without data).
 onstart:
     missing = availability_errors(
         {**config, "data": DATA}, [d for d in POINCARE_DATASETS if not made_here(d)]
     )
+    if not workflow.deployment_settings.deployment_method:
+        base = Path(workflow.basedir)
+        missing += missing_modules([base / "src" / "gcnc", base / "workflow" / "scripts"])
     if missing:
         raise WorkflowError("\n\n".join(["the study cannot start:", *missing]))

@@ -19,9 +19,6 @@ SECTION_INPUTS = {
     "transfer": [f"{RES}/fewshot.csv"],
     "finetune": [f"{RES}/finetune.csv"],
 }
-FIGURE_TARGETS = [
-    f"{FIGS}/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png", "csv", "prov.json")
-] + [f"{FIGS}/{name}.{ext}" for name in TABLES for ext in ("csv", "md", "prov.json")]
 ALL_UPSTREAM = run_upstream(RUNS, POINCARE_DATASETS)
 
 

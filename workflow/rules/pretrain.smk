@@ -11,7 +11,7 @@ rule plan:
         "../scripts/plan.py"
 
 
-# Pretraining grid (gcnc.training.pretrain): one job per run of the preset's studies.
+# Pretraining grid (gcnc.pretrain.pretrain): one job per run of the preset's studies.
 
 
 rule pretrain:
@@ -36,7 +36,9 @@ rule pretrain:
         gpu=GPUS,
     params:
         spec=run_spec,
-        training=P["training"],
+        # the training settings but the result-neutral ones (checkpointing): changing those reruns
+        # no job (Snakemake reruns a job whose params changed); the job reads them from config
+        training={k: v for k, v in P["training"].items() if k not in RESULT_NEUTRAL},
         metrics=P["metrics"],
         device=P["device"],
     script:
@@ -48,6 +50,7 @@ rule collect_metrics:
         metrics=run_files(sorted(RUNS), "metrics.csv"),
         class_metrics=run_files(sorted(RUNS), "class_metrics.csv"),
         summaries=run_files(sorted(RUNS), "summary.json"),
+        configs=run_files(sorted(RUNS), "config.json"),
     output:
         metrics=f"{RES}/metrics.csv",
         class_metrics=f"{RES}/class_metrics.csv",

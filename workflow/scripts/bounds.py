@@ -1,17 +1,17 @@
 """Rule bounds -> gcnc.bounds.bounds_table (Props. 4.1, 4.3, 5.1)."""
 
-import pandas as pd
-
 from gcnc.bounds import bounds_table
 from gcnc.provenance import job_log
+from gcnc.records import read_table, write_table
 
 with job_log(snakemake.log[0]):
+    inputs = snakemake.input
     table = bounds_table(
-        pd.read_csv(snakemake.input.metrics),
-        pd.read_csv(snakemake.input.class_metrics),
-        pd.read_csv(snakemake.input.runs),
-        pd.read_csv(snakemake.input.poincare),
-        pd.read_csv(snakemake.input.fewshot),
+        read_table(inputs.metrics),
+        read_table(inputs.class_metrics),
+        read_table(inputs.runs),
+        read_table(inputs.poincare),
+        read_table(inputs.fewshot),
         delta=snakemake.params.bounds["delta"],
     )
-    table.to_csv(snakemake.output[0], index=False)
+    write_table(table, snakemake.output[0], inputs)

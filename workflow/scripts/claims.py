@@ -2,11 +2,15 @@
 
 from gcnc.claims import claims_report
 from gcnc.provenance import job_log, write_sidecar
+from gcnc.records import read_table, verify_all
 from gcnc.report_html import markdown_to_html
 
 with job_log(snakemake.log[0]):
     out = snakemake.output
     tables = {k: v for k, v in snakemake.input.items() if k != "upstream"}
+    verify_all(snakemake.input.upstream)
+    for path in tables.values():  # checked (record, torn rows) before gcnc.claims reads them
+        read_table(path)
     claims_report(
         tables,
         snakemake.params.claims,

@@ -3,8 +3,9 @@
 import pandas as pd
 
 from gcnc.provenance import job_log
+from gcnc.records import read_table, write_table
 
 with job_log(snakemake.log[0]):
-    frames = [pd.read_csv(p) for p in snakemake.input]
+    frames = [read_table(p) for p in snakemake.input]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run_id"])
-    table.to_csv(snakemake.output[0], index=False)
+    write_table(table, snakemake.output[0], snakemake.input)

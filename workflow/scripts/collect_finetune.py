@@ -5,10 +5,11 @@ import pandas as pd
 
 from gcnc.finetune import fewshot_rows
 from gcnc.provenance import job_log
+from gcnc.records import read_table, write_table
 
 with job_log(snakemake.log[0]):
-    frames = [pd.read_csv(p) for p in snakemake.input.runs]
+    frames = [read_table(p) for p in snakemake.input.runs]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run_id"])
-    extra = fewshot_rows(pd.read_csv(snakemake.input.fewshot), table)
+    extra = fewshot_rows(read_table(snakemake.input.fewshot), table)
     table = pd.concat([table, extra], ignore_index=True) if len(extra) else table
-    table.to_csv(snakemake.output[0], index=False)
+    write_table(table, snakemake.output[0], snakemake.input)

@@ -4,4 +4,4 @@ from gcnc.provenance import job_log
 from gcnc.tables import collect_runs
 
 with job_log(snakemake.log[0]):
-    collect_runs(snakemake.input, snakemake.output)
+    collect_runs(dict(snakemake.input.items()), dict(snakemake.output.items()))

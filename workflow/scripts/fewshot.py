@@ -1,7 +1,6 @@
 """Rule fewshot -> gcnc.fewshot.evaluate_transfer for every source run of one dataset, on the
 preset's device (the target data and episodes loaded once)."""
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,9 +9,11 @@ from gcnc.config import RunSpec
 from gcnc.data import load_prepared
 from gcnc.fewshot import evaluate_transfer, load_episodes
 from gcnc.provenance import job_log
+from gcnc.records import read_json, verify_all, write_table
 from gcnc.training import load_pretrained
 
 with job_log(snakemake.log[0]):
+    verify_all(snakemake.input)
     data = load_prepared(Path(snakemake.input.data[0]).parent)
     episodes = load_episodes(snakemake.input.episodes)
     runs = zip(
@@ -27,7 +28,7 @@ with job_log(snakemake.log[0]):
         spec = RunSpec(**spec_dict)
         print(f"run {i}/{len(snakemake.params.specs)}: {spec.run_id}", flush=True)
         model = load_pretrained(spec, data, final, snakemake.params.device)
-        status = json.loads(Path(summary).read_text())["status"]
+        status = read_json(summary)["status"]
         table = evaluate_transfer(
             model,
             spec,
@@ -40,4 +41,4 @@ with job_log(snakemake.log[0]):
             status,
         )
         tables.append(table)
-    pd.concat(tables, ignore_index=True).to_csv(snakemake.output[0], index=False)
+    write_table(pd.concat(tables, ignore_index=True), snakemake.output[0], snakemake.input)

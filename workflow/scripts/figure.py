@@ -2,8 +2,10 @@
 
 from gcnc.figures import render, renderer
 from gcnc.provenance import job_log, write_sidecar
+from gcnc.records import verify_all
 
 with job_log(snakemake.log[0]):
+    verify_all(snakemake.input)  # every table and run it draws: refused by name if damaged
     out = snakemake.output
     caption = render(snakemake.params.plan, list(snakemake.input.tables), out.pdf, out.png, out.csv)
     write_sidecar(

@@ -4,7 +4,8 @@ import pandas as pd
 
 from gcnc.plan import PLAN_COLUMNS
 from gcnc.provenance import job_log
+from gcnc.records import write_table
 
 with job_log(snakemake.log[0]):
     plan = pd.DataFrame(snakemake.params.plan, columns=PLAN_COLUMNS)
-    plan.to_csv(snakemake.output[0], index=False)
+    write_table(plan, snakemake.output[0], snakemake.input)

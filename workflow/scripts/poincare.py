@@ -2,19 +2,19 @@
 
 from pathlib import Path
 
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from gcnc.poincare import poincare_table
 from gcnc.provenance import job_log
+from gcnc.records import read_table, write_table
 
 # BLAS threads = the job's threads: two oversubscribed jobs made it 15x slower (BENCHMARKS.md)
 with job_log(snakemake.log[0]), threadpool_limits(snakemake.threads):
     table = poincare_table(
-        pd.read_csv(snakemake.input.metrics),
-        pd.read_csv(snakemake.input.class_metrics),
+        read_table(snakemake.input.metrics),
+        read_table(snakemake.input.class_metrics),
         {Path(p).parent.name: Path(p).parent for p in snakemake.input.data},
         snakemake.params.poincare,
-        runs=pd.read_csv(snakemake.input.runs),
+        runs=read_table(snakemake.input.runs),
     )
-    table.to_csv(snakemake.output[0], index=False)
+    write_table(table, snakemake.output[0], snakemake.input)

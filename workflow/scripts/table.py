@@ -2,9 +2,11 @@
 
 from gcnc.figures import render_table
 from gcnc.provenance import job_log, write_sidecar
+from gcnc.records import verify_all
 from gcnc.report_html import markdown_to_html
 
 with job_log(snakemake.log[0]):
+    verify_all(snakemake.input)  # every table and run it draws: refused by name if damaged
     out = snakemake.output
     render_table(snakemake.params.plan, list(snakemake.input.tables), out.csv, out.md)
     markdown_to_html(out.md, out.html, snakemake.wildcards.table)

@@ -17,6 +17,7 @@ import pandas as pd
 from gcnc.claims.catalogue import CENTRAL
 from gcnc.claims.report import md_cell
 from gcnc.plan import protocol_of
+from gcnc.records import read_table
 
 
 def _number(v: float) -> str:
@@ -75,7 +76,7 @@ def central_columns_of(
     """One preset's columns: each comparison group on the dataset of its Fig. 1 study, labelled
     by the preset's name where it has one such group, else by how the group's runs were trained
     (:func:`gcnc.plan.protocol_of`), after the preset's name with ``name_preset``."""
-    claims, plan = pd.read_csv(claims_csv), pd.read_csv(plan_csv)
+    claims, plan = read_table(claims_csv), read_table(plan_csv)
     dataset = plan.loc[plan.study == "fig1", "dataset"].iloc[0]
     rows = plan[plan.dataset == dataset].drop_duplicates("group")
     columns: dict[str, tuple[pd.DataFrame, str]] = {}

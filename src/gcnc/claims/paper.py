@@ -21,6 +21,7 @@ from gcnc.claims.finetune import finetune_claims
 from gcnc.claims.table import Claims
 from gcnc.constants import JVP_COST
 from gcnc.plan import sweep_runs
+from gcnc.records import read_table
 
 PAPER_DATASET_KINDS = {"mnist", "fashion_mnist", "cifar10", "cifar100", "cifar_fs", "mini_imagenet"}
 PAPER_C_KIND = "cifar10"  # the data the paper's c of about 1000 comes from
@@ -261,17 +262,17 @@ def group_kinds(plan: pd.DataFrame) -> dict[str, str]:
 def claims_table(inputs: dict[str, str], cfg: dict[str, Any], gc_sampling_run: str):
     """Every claim row for one preset from its tables (keys: metrics, runs, plan, bounds,
     poincare, fewshot, gc_sampling; finetune when the preset fine-tunes)."""
-    runs, plan = pd.read_csv(inputs["runs"]), pd.read_csv(inputs["plan"])
+    runs, plan = read_table(inputs["runs"], ["run_id", "status"]), read_table(inputs["plan"])
     ok = set(runs.loc[runs.status == "ok", "run_id"])
     replicates = plan.drop_duplicates("group").set_index("group")
     replicates = (replicates.dataset + " x " + replicates.arch).to_dict()
     c = Claims(cfg["seed"], group_kinds(plan), replicates, cfg.get("bootstrap", 1000))
-    pretraining_claims(c, pd.read_csv(inputs["metrics"]), plan, ok)
-    bound_claims(c, pd.read_csv(inputs["bounds"]), plan)
-    paper_c_rows(c, pd.read_csv(inputs["poincare"]), plan)
-    transfer_claims(c, pd.read_csv(inputs["fewshot"]), plan, ok)
+    pretraining_claims(c, read_table(inputs["metrics"]), plan, ok)
+    bound_claims(c, read_table(inputs["bounds"]), plan)
+    paper_c_rows(c, read_table(inputs["poincare"]), plan)
+    transfer_claims(c, read_table(inputs["fewshot"]), plan, ok)
     group = plan.loc[plan.run_id == gc_sampling_run, "group"]
-    sampling_claims(c, pd.read_csv(inputs["gc_sampling"]), group.iloc[0] if len(group) else "-")
+    sampling_claims(c, read_table(inputs["gc_sampling"]), group.iloc[0] if len(group) else "-")
     if "finetune" in inputs:  # Li et al.'s fine-tuning study (gcnc.claims.finetune)
-        finetune_claims(c, pd.read_csv(inputs["finetune"]), plan, ok)
+        finetune_claims(c, read_table(inputs["finetune"]), plan, ok)
     return across_datasets(c.table(), replicates)

@@ -26,7 +26,7 @@ import torch
 
 from gcnc.config import config_hash
 from gcnc.data.errors import DataCorruptError
-from gcnc.provenance import sha256_file
+from gcnc.files import sha256_file
 
 INTEGRITY = "integrity"  # meta.json key: {"arrays.npz": sha256, "meta": sha256}
 ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")

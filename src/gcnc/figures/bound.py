@@ -22,6 +22,7 @@ from gcnc.figures.common import (
     short_number,
     step_ticks,
 )
+from gcnc.records import read_table
 
 DEGREE = {1: "linear", 2: "quadratic", 3: "cubic"}.get(RITZ_DEGREE, f"degree {RITZ_DEGREE}")
 C_METHOD_LABEL = {
@@ -77,7 +78,7 @@ def render_bound(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, cs
     """Fig. 3 from bounds.csv: mean +- 1 sd over seeds of each curve; legend below the axes.
     Returns the caption."""
     ids = {r["run_id"] for r in plan["runs"]}
-    data = pd.read_csv(inputs[0])
+    data = read_table(inputs[0])
     data = data[(data.bound == "prop4.3") & data.run_id.isin(ids)]
     methods = sorted(data.c_method.unique(), key=lambda m: -data[data.c_method == m].c.median())
     labels = {m: c_method_label(m, data[data.c_method == m].c) for m in methods}

@@ -35,6 +35,7 @@ from gcnc.figures.common import (
     save,
     value_label,
 )
+from gcnc.records import read_table
 
 END_METRICS = ("gc", "nc", "geometric_collapse", "accuracy")
 RECALIBRATED = "nc_bn_recalibrated"
@@ -108,7 +109,7 @@ def render_controls(plan: dict[str, Any], inputs: list[str], pdf: str, png: str,
     """Fig. 1's sweeps at the end of training, one line per training protocol: one row per
     quantity, one column per knob, the protocols' legend below. ``inputs``: metrics.csv,
     runs.csv. Returns the caption."""
-    data = end_rows(plan, ok_rows(pd.read_csv(inputs[0]), pd.read_csv(inputs[1])))
+    data = end_rows(plan, ok_rows(read_table(inputs[0]), read_table(inputs[1])))
     knobs = [k for k in plan["knobs"] if k in set(data.knob)]
     logged = RECALIBRATED in data and data[RECALIBRATED].notna().any()
     metrics = (*END_METRICS[:2], RECALIBRATED, *END_METRICS[2:]) if logged else END_METRICS

@@ -19,6 +19,7 @@ from gcnc.figures.common import (
     save,
     seeds_phrase,
 )
+from gcnc.records import read_table
 
 MODE_STYLE = {  # one colour per mode (colour-blind safe Okabe-Ito hues)
     "linear_probe": ("#0072B2", "linear probe"),
@@ -118,7 +119,7 @@ def render_finetune(plan: dict[str, Any], inputs: list[str], pdf: str, png: str,
     """Four panels from finetune.csv, the study's ok runs: accuracy and target NC1 per mode and
     unit (each across the figure's width); source NC1 vs accuracy (best unit per mode); target
     NC1 vs accuracy (every row). Returns the caption."""
-    table = pd.read_csv(inputs[0])
+    table = read_table(inputs[0])
     ids = {r["run_id"] for r in plan["runs"]}
     data = table[table.run_id.isin(ids) & (table.status == "ok")].copy()
     data["unit"] = data["unit"].fillna("-").astype(str)

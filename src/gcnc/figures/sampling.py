@@ -30,6 +30,7 @@ from gcnc.figures.common import (
     save,
     value_label,
 )
+from gcnc.records import read_table
 
 AXES = {  # sampling axis -> (panel title, x label, a level as printed in a finding)
     "examples": ("examples in the batch", "examples averaged", lambda v: f"{v:g} examples"),
@@ -112,7 +113,7 @@ def render_gc_sampling(
 ) -> str:
     """Fig. 2 from gc_sampling.csv (see :mod:`gcnc.gc_sampling` for its columns). Returns the
     caption."""
-    data = pd.read_csv(inputs[0])
+    data = read_table(inputs[0])
     axes_order = [a for a in AXES if a in set(data.axis)]
     colours = dict(zip(axes_order, sns.color_palette("colorblind"), strict=False))
     rows = [axes_order[i : i + 2] for i in range(0, len(axes_order), 2)]

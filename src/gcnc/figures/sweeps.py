@@ -34,6 +34,7 @@ from gcnc.figures.common import (
     strength_colours,
     value_label,
 )
+from gcnc.records import read_table
 
 SWEEP_METRICS = ("gc", "geometric_collapse", "nc")
 LOG_METRICS = {"gc", "geometric_collapse", "nc"}
@@ -116,7 +117,7 @@ def render_sweep(
     """Fig. 1 (and App. A.5, A.5.6): each metric along training after initialisation, mean +- 1
     sd over seeds, one curve per knob value coloured by regularisation strength. ``inputs``:
     metrics.csv, runs.csv. Returns the caption."""
-    table = ok_rows(pd.read_csv(inputs[0]), pd.read_csv(inputs[1]))
+    table = ok_rows(read_table(inputs[0]), read_table(inputs[1]))
     data = after_init(knob_rows(plan, table[table.split == split]))
     seeds = data.groupby(["knob", "value"]).seed.nunique().tolist()
     fig = _grid(data, plan["knobs"], list(metrics))
@@ -136,7 +137,7 @@ def render_learning_curves(
 ) -> str:
     """App. A.5 learning curves: training and test accuracy along training (after
     initialisation) for the runs of Fig. 1, side by side on one y-range."""
-    table = ok_rows(pd.read_csv(inputs[0]), pd.read_csv(inputs[1]))
+    table = ok_rows(read_table(inputs[0]), read_table(inputs[1]))
     keys = ["run_id", "seed", "step", *plan["knobs"]]
     wide = (
         table[table.split.isin(["train", "test"])]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gcnc.claims.report import md_cell
+from gcnc.records import read_table
 from gcnc.terminal import terminal_summary
 
 
@@ -27,9 +28,9 @@ def _markdown(table: pd.DataFrame) -> str:
 
 def render_table(plan: dict[str, Any], inputs: list[str], csv: str, md: str) -> None:
     """Write a paper table as CSV and Markdown."""
-    data = pd.read_csv(inputs[0])
+    data = read_table(inputs[0])
     if plan["name"] == "table_terminal_phase":  # inputs: metrics.csv, plan.csv
-        table = terminal_summary(data, pd.read_csv(inputs[1]))
+        table = terminal_summary(data, read_table(inputs[1]))
     elif plan["name"] == "table_poincare":
         table = data
     else:

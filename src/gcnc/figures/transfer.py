@@ -32,6 +32,7 @@ from gcnc.figures.common import (
     strength_colours,
     value_label,
 )
+from gcnc.records import read_table
 
 PANELS = {
     "source_gc": "source (pretraining) GC",
@@ -140,7 +141,7 @@ def transfer_findings(data: pd.DataFrame, knobs: list[str], shot: int, way: int)
 def render_transfer(plan: dict[str, Any], inputs: list[str], pdf: str, png: str, csv: str) -> str:
     """Fig. 4 from fewshot.csv: rows = knobs, x = knob value from weak to strong regularisation,
     y shared down each column. Returns the caption."""
-    table = pd.read_csv(inputs[0])
+    table = read_table(inputs[0])
     data = knob_rows(plan, table[table.status == "ok"])
     shots = sorted(data["shot"].unique())
     shot = 5 if 5 in shots else shots[-1]
