@@ -85,7 +85,7 @@ def test_conflicting_run_definitions_are_rejected(cfg):
 
 
 def test_a_run_shared_by_studies_needs_one_log_interval(cfg):
-    cfg["presets"]["quick"]["studies"]["fig3"]["log_every"] = 250  # fig3 shares fig1's runs
+    cfg["presets"]["quick"]["studies"]["fig3"]["log_every"] = 125  # fig3 shares fig1's runs
     with pytest.raises(ConfigError, match="fig3"):
         validate_config(cfg)
 
@@ -96,7 +96,8 @@ def test_study_log_interval_reaches_its_runs_only(config):
     assert {r.log_every for r in penalised} == {quick["studies"]["gc_regularisation"]["log_every"]}
     assert {r.log_every for r in study_runs(config, "quick", "fig1")} == {None}
     assert penalised[0].log_interval(quick["training"]) == 100
-    assert study_runs(config, "quick", "fig1")[0].log_interval(quick["training"]) == 500
+    fig1 = study_runs(config, "quick", "fig1")[0]
+    assert fig1.log_interval(quick["training"]) == quick["training"]["log_every"] != 100
 
 
 def test_derived_preset_is_its_parent_with_overrides(config):
@@ -118,35 +119,30 @@ def test_derived_preset_is_its_parent_with_overrides(config):
 
 
 def test_replace_keeps_only_the_derived_presets_own_studies(config):
-    """controls = quick with its own studies (replace) and without fine-tuning; each study's
-    schedule, steps and model options are in its runs (and their ids); other studies take the
-    preset's default schedule."""
+    """controls = quick with its own studies (replace), without fine-tuning, its training and
+    metric settings pinned; each study's budget (in epochs) is in its runs and their ids, and
+    runs with the same settings are shared between its studies."""
     quick, controls = config["presets"]["quick"], config["presets"]["controls"]
     assert controls["derived_from"] == "quick" and "finetune" not in controls
     assert "gc_regularisation" not in controls["studies"]
-    assert controls["metrics"] == quick["metrics"]
-    assert controls["training"] == quick["training"] | {"log_every": 300, "checkpoint_every": 300}
-    protocols = {
-        name: {
-            (r.lr_schedule, r.steps, tuple(r.model.items()))
-            for r in study_runs(config, "controls", name)
-        }
+    assert controls["metrics"] == quick["metrics"] | {"bn_recalibration": True}
+    assert controls["training"] == quick["training"] | {"log_every": 500}  # pinned
+    budgets = {
+        name: {(r.lr_schedule, r.epochs) for r in study_runs(config, "controls", name)}
         for name in controls["studies"]
     }
-    steps = quick["training"]["steps"]
-    assert protocols == {
-        "fig1": {("constant", steps, ())},
-        "fig3": {("constant", steps, ())},
-        "step_schedule": {("step", steps, ())},
-        "cosine_schedule": {("cosine", steps, ())},
-        "cosine_4x_steps": {("cosine", 4 * steps, ())},
-        "cosine_no_batchnorm": {("cosine", steps, (("batchnorm", False),))},
-    }
+    at = {64: {("cosine", 64)}, 256: {("cosine", 256)}}
+    assert budgets == {
+        "fig1": at[64], "fig3": at[64], "batch_equal_noise": at[64], "batch_terminal": at[256],
+        "gc_penalty": at[64], "lr_long": at[256], "fig4_related_split": at[64],
+    }  # fmt: skip
     runs = expand_runs(config, "controls")
-    assert len(runs) == 4 * 7 * 2 + 5 * 2  # 4 protocols x 7 sweep points, one x 5; 2 seeds
+    # (a) 3 x 3; (b) 2 x 3 more (the base is (a)'s); (c) 3 x 3; (d) 2 x 3 more; (e) 2 x 5 and
+    # the base of seeds 3, 4 (seeds 0-2 are (c)'s); the second split 7 x 3
+    assert len(runs) == 9 + 6 + 9 + 6 + 12 + 21
     for run_id, spec in runs.items():
-        assert f"_{spec.lr_schedule}_bs~" in run_id and f"_steps~{spec.steps}_" in run_id
-        assert ("+batchnorm~False-" in run_id) == (spec.model == {"batchnorm": False})
+        assert f"_{spec.lr_schedule}_bs~" in run_id and f"_epochs~{spec.epochs}_" in run_id
+        assert "steps~" not in run_id
     default = quick["training"].get("lr_schedule", "constant")
     assert {r.lr_schedule for r in expand_runs(config, "quick").values()} == {default}
 

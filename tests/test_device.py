@@ -33,6 +33,7 @@ from gcnc.metrics import (
 from gcnc.metrics.snapshot import snapshot
 from gcnc.models import build_model
 from tests.pretend_device import DEVICE, Pretend, PretendDevice, to_pretend
+from tests.projects import namedlist
 
 # load_state_dict warns about copying into "meta" parameters; the pretend ones do take the copy
 pytestmark = pytest.mark.filterwarnings("ignore:.*to a meta parameter:UserWarning")
@@ -220,7 +221,7 @@ def test_sampling_study_computes_deterministic_levels_once(digits, monkeypatch):
 def run_script(name: str, inputs: dict, params: dict, tmp_path: Path) -> pd.DataFrame:
     out = tmp_path / f"{name}_{params['device']}.csv"
     snakemake = SimpleNamespace(
-        input=SimpleNamespace(**inputs),
+        input=namedlist(**inputs),
         output=[str(out)],
         log=[str(tmp_path / f"{name}.log")],
         params=SimpleNamespace(**params),
@@ -243,7 +244,8 @@ def script_inputs(
     torch.save(copy.deepcopy(model).to(weights_device).state_dict(), tmp_path / "final.pt")
     save_episodes(tmp_path / "episodes.npz", episodes)
     (tmp_path / "summary.json").write_text(json.dumps({"status": "ok"}))
-    inputs = {"final": str(tmp_path / "final.pt"), "data": [str(prepared_dir / "digits" / "x")]}
+    data = [str(prepared_dir / "digits" / "arrays.npz")]
+    inputs = {"final": str(tmp_path / "final.pt"), "data": data}
     inputs |= {"summary": str(tmp_path / "summary.json"), "metrics": str(src)}
     inputs |= {"episodes": str(tmp_path / "episodes.npz")}
     params = {"spec": spec.to_dict(), "fewshot": {**FEWSHOT, "finetune_steps": 0}}

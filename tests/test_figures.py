@@ -218,7 +218,7 @@ def test_fig3_legend_below_axes_with_named_c_and_vacuity_line(tables, tmp_path, 
     assert ax.get_legend() is None and len(fig.legends) == 1
     legend = fig.legends[0]
     labels = [t.get_text() for t in legend.get_texts()]
-    assert "RHS, c from NC/GCol (paper's method): c = 0.31" in labels
+    assert "RHS, c from the paper's c: max NC / GCol after initialisation: c = 0.31" in labels
     assert "RHS, c from Ritz, restricted (cubic, top-4 PCs): c = 207" in labels
     assert "bound = 1 (vacuous above)" in labels
     assert not any("_" in label for label in labels)
