@@ -37,10 +37,10 @@ setup:  ## isolated environment with the study's pinned dependencies and gcnc (e
 	fi
 
 run:  ## the main job: one preset (default quick: real Fashion-MNIST, CPU, <= 12 min on 2 cores)
-	@# after a kill: remove a stale lock, only if no Snakemake runs here (gcnc.locks says what it did)
-	python -m gcnc.locks -- --config preset=$(PRESET)
-	@# Snakemake, one line per finished job (gcnc.console); errors and the summary in full
-	python -m gcnc.console -- --cores $(CORES) --rerun-incomplete --config preset=$(PRESET)
+	@# after a kill: remove a stale lock, only if no Snakemake runs here (gcnc.study.runner.locks says what it did)
+	python -m gcnc.study.runner.locks -- --config preset=$(PRESET)
+	@# Snakemake, one line per finished job (gcnc.study.runner.console); errors and the summary in full
+	python -m gcnc.study.runner.console -- --cores $(CORES) --rerun-incomplete --config preset=$(PRESET)
 
 reproduce:  ## the same study through DVC (records dvc.lock), preset from params.yaml
 	dvc repro
@@ -76,9 +76,8 @@ bench:  ## speed benchmarks (numbers go to BENCHMARKS.md)
 readme:  ## README's claims table from paper_figures/$(PRESET)/claims.md (after `make run`)
 	gcnc readme-claims --preset $(PRESET)
 
-report:  ## browsable HTML report of every figure, captioned (after `make run`)
-	snakemake --report report.html --report-stylesheet workflow/report/style.css --config preset=$(PRESET)
-	@echo "report: report.html (open it in a browser; one link per figure, table and the claims)"
+report:  ## report.html: the answer first, then every preset with results (here or published/)
+	gcnc report --out report.html
 
 dryrun-paper:  ## plan the paper's full grid (no data needed)
 	snakemake -n --quiet rules --config preset=paper

@@ -9,9 +9,6 @@ from snakemake.utils import min_version
 min_version("9.27")
 
 
-report: "workflow/report/workflow.rst"
-
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pretrain.smk"
@@ -60,11 +57,11 @@ rule all:
         rules.claims.output,
 
 
-# `make run` ends with the verdicts and where everything is (gcnc.claims.console_summary).
+# `make run` ends with the verdicts and where everything is (gcnc.study.claims.console_summary).
 onsuccess:
     import os
     import sys
-    from gcnc.claims.report import console_summary
+    from gcnc.study.claims.report import console_summary
 
     if os.path.exists(f"{FIGS}/claims.csv") and not workflow.dryrun:
         summary = console_summary(f"{FIGS}/claims.csv", f"{RES}/plan.csv", FIGS, PRESET)

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import torch
 
-from gcnc.fewshot import logreg_episodes, ncm_episodes, sample_episodes
+from gcnc.study.transfer.fewshot import logreg_episodes, ncm_episodes, sample_episodes
 
 
 def main() -> None:

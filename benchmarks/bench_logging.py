@@ -24,15 +24,16 @@ import time
 import pandas as pd
 import torch
 
-from gcnc.config import load_config, study_runs
-from gcnc.data import load_prepared, prepare_dataset
-from gcnc.pretrain import pretrain
+from gcnc.study.config import load_config
+from gcnc.study.data import load_prepared, prepare_dataset
+from gcnc.study.grid import study_runs
+from gcnc.study.pretraining.pretrain import pretrain
 
 CHILD = """
 import json, sys, torch
-from gcnc.config import RunSpec
-from gcnc.data import load_prepared
-from gcnc.pretrain import pretrain
+from gcnc.study.grid import RunSpec
+from gcnc.study.data import load_prepared
+from gcnc.study.pretraining.pretrain import pretrain
 torch.set_num_threads(1)
 spec, preset, data_dir, out = json.loads(sys.argv[1])
 pretrain(RunSpec(**spec), load_prepared(data_dir), preset, out, progress=False)

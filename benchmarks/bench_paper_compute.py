@@ -1,4 +1,5 @@
-"""Predicted compute of a preset (issue 15 item 5), from gcnc.compute; prints markdown tables.
+"""Predicted compute of a preset (issue 15 item 5), from gcnc.study.theory.compute; prints markdown
+tables.
 
 1. Per model of the preset: counted forward GFLOPs per example and the cost ratios, then one
    training step and one logging step timed on this CPU at a small batch (1 thread), predicted
@@ -23,13 +24,15 @@ from collections.abc import Callable
 
 import torch
 
-from gcnc import compute as C
-from gcnc.config import expand_runs, load_config, study_runs
 from gcnc.metrics.gc import gc_terms
 from gcnc.metrics.slope import path_slope
 from gcnc.metrics.snapshot import snapshot
 from gcnc.models import build_model
-from gcnc.training import train_loss
+from gcnc.study.config import load_config
+from gcnc.study.grid import expand_runs, study_runs
+from gcnc.study.pretraining.sgd import train_loss
+from gcnc.study.theory import compute as C
+from gcnc.study.theory import flops as F
 
 CPU_FLOPS = 40e9  # one CPU thread, for jobs that would land on a node without a GPU (CPU check)
 PROBES = 4  # Hutchinson probes of the timed logging step
@@ -72,7 +75,7 @@ def cpu_check(arch: str, shape: tuple[int, ...], batch: int, repeats: int, reg: 
             if split == "train":
                 path_slope(model, x, y)
 
-    cost = C.model_cost(arch, shape, CLASSES)
+    cost = F.model_cost(arch, shape, CLASSES)
     metrics = {"gc_estimator": "hutchinson", "gc_probes": PROBES}
     step_f = C.train_step_cost(cost, batch, 0.0, 1, None)[0]
     t_train = best(lambda: train(0.0), repeats)
@@ -93,20 +96,20 @@ def cpu_check(arch: str, shape: tuple[int, ...], batch: int, repeats: int, reg: 
 
 
 def model_rows(config: dict, preset: str, repeats: int, skip_cpu: bool) -> None:
-    models = {(s.arch, C.DATASETS[s.dataset][2]): s for s in expand_runs(config, preset).values()}
+    models = {(s.arch, F.DATASETS[s.dataset][2]): s for s in expand_runs(config, preset).values()}
     print(
         "| model | fwd GFLOP/ex | train / fwd | VJP / fwd | penalty probe / fwd | ops: step, "
         "VJP, probe | retained MB/ex | params (M) |\n|---|---|---|---|---|---|---|---|"
     )
     for (arch, shape), spec in sorted(models.items()):
-        c = C.spec_cost(spec)
+        c = F.spec_cost(spec)
         print(
             f"| {arch} {'x'.join(map(str, shape))} | {c.forward / 1e9:.3f} | "
             f"{c.train / c.forward:.2f} | {c.vjp / c.forward:.2f} | "
             f"{c.penalty_probe / c.forward:.2f} | {c.ops_train}, {c.ops_vjp}, "
             f"{c.ops_penalty_probe} | {c.saved_bytes / 1e6:.2f} | {c.n_params / 1e6:.2f} |"
         )
-    tp, r18 = C.h100(), C.model_cost("resnet18", (3, 32, 32), 100)
+    tp, r18 = C.h100(), F.model_cost("resnet18", (3, 32, 32), 100)
     print(
         f"\nH100 calibration: R = {tp.flops_per_s / 1e12:.1f} TFLOP/s sustained, t_op = "
         f"{tp.seconds_per_op * 1e6:.1f} us per aten op. Held-out H100 measurements:\n"
@@ -129,11 +132,11 @@ def model_rows(config: dict, preset: str, repeats: int, skip_cpu: bool) -> None:
         "|---|---|---|---|---|---|---|---|---|"
     )
     for arch, shape in sorted(models):
-        batch = 8 if C.model_cost(arch, shape, CLASSES).forward < 2e9 else 4
+        batch = 8 if F.model_cost(arch, shape, CLASSES).forward < 2e9 else 4
         print(cpu_check(arch, shape, batch, repeats, reg=False), flush=True)
     if any(s.gc_reg > 0 for s in expand_runs(config, preset).values()):
         spec = next(s for s in expand_runs(config, preset).values() if s.gc_reg > 0)
-        print(cpu_check(spec.arch, C.DATASETS[spec.dataset][2], 8, repeats, reg=True))
+        print(cpu_check(spec.arch, F.DATASETS[spec.dataset][2], 8, repeats, reg=True))
 
 
 def current_request(pre: dict, arch: str, dataset: str) -> tuple[int, int]:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gcnc.config import expand_runs
-from gcnc.plan import run_plan
+from gcnc.study.grid import expand_runs
+from gcnc.study.plan import run_plan
 
 STEPS = (0, 100, 200, 300)
 BASE = {"lr": 0.05, "batch_size": 64, "weight_decay": 0.0005, "gc_reg": 0.0}

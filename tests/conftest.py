@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from gcnc.config import load_config
-from gcnc.data import load_prepared, prepare_dataset
+from gcnc.study.config import load_config
+from gcnc.study.data import load_prepared, prepare_dataset
 from tests.projects import copy_project, run
 
 ROOT = Path(__file__).resolve().parents[1]

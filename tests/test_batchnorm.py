@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from gcnc.batchnorm import recalibrated
-from gcnc.data.prepared import Split
-from gcnc.evaluation import measure_step
 from gcnc.metrics.collapse import class_stats, neural_collapse
 from gcnc.metrics.snapshot import embed_and_logits
+from gcnc.study.data.prepared import Split
+from gcnc.study.pretraining.evaluation import measure_step
 
 
 class Net(nn.Module):
@@ -65,7 +65,7 @@ def test_no_batch_of_one_and_a_model_without_batchnorm_comes_back_unchanged():
 
 
 def test_logged_readings_sit_beside_the_plain_ones():
-    from gcnc.config import RunSpec
+    from gcnc.study.grid import RunSpec
 
     net = _trained()
     gen = torch.Generator().manual_seed(2)

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gcnc.bounds import bounds_table, constants, prop41, prop43
-from gcnc.config import RunSpec
-from gcnc.poincare import poincare_table
-from gcnc.pretrain import pretrain
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining.pretrain import pretrain
+from gcnc.study.theory.bounds import bounds_table, constants, prop41, prop43
+from gcnc.study.theory.poincare import poincare_table
 
 
 def test_prop43_terms():

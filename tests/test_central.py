@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gcnc.claims.central import CENTRAL, central_columns, central_table
-from gcnc.readme import central_blocks, splice_central, table_columns, update_readme
+from gcnc.study.claims.central import CENTRAL, central_columns, central_table
+from gcnc.study.publish.readme import central_blocks, splice_central, table_columns, update_readme
 from tests.markdown_tables import rendered_tables
 
 LR_NC = "higher learning rate lowers NC"

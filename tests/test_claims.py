@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gcnc.claims import catalogue as cat
-from gcnc.claims.paper import claims_table
-from gcnc.claims.report import claims_markdown, console_summary, main_group
-from gcnc.config import expand_runs
-from gcnc.plan import run_plan
-from gcnc.validation import ConfigError, check_shared_training_data
+from gcnc.study.claims import catalogue as cat
+from gcnc.study.claims.paper import claims_table
+from gcnc.study.claims.report import claims_markdown, console_summary, main_group
+from gcnc.study.grid import expand_runs
+from gcnc.study.plan import run_plan
+from gcnc.study.validation import ConfigError, check_shared_training_data
 from tests import claims_world as world
 from tests.markdown_tables import rendered_tables
 
@@ -166,7 +166,7 @@ def test_claims_md_and_console_open_with_the_main_study(predicted, tmp_path):
 def test_curves_are_read_at_the_steps_each_group_logged():
     """Groups log on their own intervals, and a run may miss a step: each group is read at the
     steps after initialisation that all its runs logged."""
-    from gcnc.claims.paper import steps_of
+    from gcnc.study.claims.paper import steps_of
 
     rows = [
         {"run_id": f"{g}{r}", "group": g, "step": t, "gc": 1.0}

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from gcnc.config import RunSpec
 from gcnc.metrics import (
     cdnv,
     embedding_gc,
@@ -22,7 +21,8 @@ from gcnc.metrics import (
 )
 from gcnc.metrics.collapse import class_stats, metric_status
 from gcnc.models import build_model
-from gcnc.pretrain import pretrain
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining.pretrain import pretrain
 
 
 def brute(f: np.ndarray, y: np.ndarray):

@@ -1,4 +1,5 @@
-"""The cost model (gcnc.compute): counted FLOPs against closed forms, and consistent run totals."""
+"""The cost model (gcnc.study.theory.compute): counted FLOPs against closed forms, and consistent
+run totals."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from gcnc import compute as C
-from gcnc.config import RunSpec
 from gcnc.models import build_model
-from gcnc.pretrain import KEEP_CHECKPOINTS
-from gcnc.training import train_loss
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining.pretrain import KEEP_CHECKPOINTS
+from gcnc.study.pretraining.sgd import train_loss
+from gcnc.study.theory import compute as C
+from gcnc.study.theory import flops as F
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +44,7 @@ def _spec(**kw) -> RunSpec:
 
 def test_mlp_flops_match_the_closed_form():
     d, h, p, k = 4, 128, 64, 10  # default mlp: 128 hidden units, 64-d embedding
-    c = C.model_cost("mlp", (d,), k)
+    c = F.model_cost("mlp", (d,), k)
     macs = d * h + h * p + p * k
     assert c.forward == 2 * macs
     # backward: weight gradients of every layer, input gradients of all but the first
@@ -53,7 +55,7 @@ def test_mlp_flops_match_the_closed_form():
 
 
 def test_cnn_flops_match_the_closed_form():
-    c = C.model_cost("cnn", (1, 8, 8), 10)  # 16 and 32 channels, 3x3 kernels, 128-d embedding
+    c = F.model_cost("cnn", (1, 8, 8), 10)  # 16 and 32 channels, 3x3 kernels, 128-d embedding
     conv = 2 * 9 * (1 * 16 * 8 * 8 + 16 * 32 * 4 * 4)
     linear = 2 * (32 * 2 * 2 * 128 + 128 * 10)
     assert c.forward == conv + linear
@@ -63,13 +65,13 @@ def test_penalty_is_linear_in_the_probes():
     """Counted with the real objective; the part not proportional to the probes (the first
     layer's input gradient) is small: 1.6% of the step on this CNN, < 1% of a forward pass on
     the paper's models (bench_paper_compute.py)."""
-    c = C.model_cost("cnn", (1, 8, 8), 10)
+    c = F.model_cost("cnn", (1, 8, 8), 10)
     with torch.device("meta"):
         model = build_model("cnn", (1, 8, 8), 10)
         x, y = torch.empty(2, 1, 8, 8), torch.zeros(2, dtype=torch.long)
     model.train()
     for probes in (1, 3):
-        flops, _ = C._count(
+        flops, _ = F._count(
             lambda k=probes: train_loss(model, x, y, 1.0, k, torch.Generator())[1].backward()
         )
         model_flops = 2 * (c.train + probes * c.penalty_probe)
@@ -78,7 +80,7 @@ def test_penalty_is_linear_in_the_probes():
 
 
 def test_hutchinson_cost_on_a_cpu_is_one_forward_and_k_vjps_per_example():
-    c = C.model_cost("cnn", (3, 32, 32), 10)
+    c = F.model_cost("cnn", (3, 32, 32), 10)
     flops, seconds = C.gc_cost(c, 1300, "hutchinson", 8, None)
     assert flops == pytest.approx(1300 * (c.forward + 8 * c.vjp))
     assert seconds == 0.0
@@ -94,7 +96,7 @@ def test_run_totals_are_consistent():
     twice = C.run_cost(dataclasses.replace(spec, steps=6000), PRESET, TP)
     assert twice.train_flops == pytest.approx(2 * r.train_flops)
     assert twice.train_s == pytest.approx(2 * r.train_s)
-    c = C.spec_cost(spec)
+    c = F.spec_cost(spec)
     step_f, _ = C.train_step_cost(c, 64, 0.0, 1, TP)
     assert r.train_flops == pytest.approx(3000 * step_f)
     assert step_f == pytest.approx(64 * c.train)
@@ -111,7 +113,7 @@ def test_endpoint_estimator_and_eval_examples_change_only_logging():
     exact = copy.deepcopy(PRESET)
     exact["metrics"]["endpoint_gc_estimator"] = "exact"
     base, ends = C.run_cost(spec, PRESET, TP), C.run_cost(spec, exact, TP)
-    c = C.spec_cost(spec)
+    c = F.spec_cost(spec)
     one = C.log_cost(c, (700, 700), exact["metrics"], True, TP)[0]
     mid = C.log_cost(c, (700, 700), exact["metrics"], False, TP)[0]
     assert ends.log_flops == pytest.approx(30 * mid + one)  # exact at the last step only
@@ -132,14 +134,14 @@ def test_runtime_is_monotone_in_steps_and_requests_are_sane():
     # host memory covers the float32 arrays: 60,000 CIFAR images of 3x32x32
     assert r.mem_mb * 2**20 > 60000 * 3 * 32 * 32 * 4
     keep = KEEP_CHECKPOINTS
-    c = C.spec_cost(_spec())
+    c = F.spec_cost(_spec())
     assert r.disk_bytes == 4 * (keep * (c.n_state + c.n_params) + c.n_state)
 
 
 def test_h100_calibration_and_stacked_copies_match_the_gpu_measurements():
     """BENCHMARKS.md (H100): default_vjp_batch chose 7 copies for ResNet-18 at n = 256 and 114
     at n = 16 from measured activation memory; the counted retained bytes give the same."""
-    tp, c = C.h100(), C.model_cost("resnet18", (3, 32, 32), 100)
+    tp, c = C.h100(), F.model_cost("resnet18", (3, 32, 32), 100)
     assert C.gc_cost(c, 256, "exact", 0, tp, copies=7)[1] == pytest.approx(1.884, rel=1e-3)
     assert C.stack_copies(c, 256, 512, tp) == 7
     budget = C.GPU_ACTIVATION_BYTES
@@ -152,8 +154,9 @@ def test_paper_requests_cover_every_run_prediction(config):
     """The static SLURM requests of profiles/resources.yaml are at least the cost
     model's per-run request (1.5x the predicted H100 time + start-up), for every run of the
     paper preset."""
-    from gcnc.compute import slurm_request
-    from gcnc.config import expand_runs, preset_resources, pretrain_request
+    from gcnc.study.grid import expand_runs
+    from gcnc.study.resources import preset_resources, pretrain_request
+    from gcnc.study.theory.compute import slurm_request
 
     preset = config["presets"]["paper"]
     resources = preset_resources(config, "paper", ROOT / "profiles/resources.yaml")

@@ -4,15 +4,14 @@ import pytest
 import torch
 import yaml
 
-from gcnc.config import (
+from gcnc.study.config import (
     ConfigError,
     check_device,
-    expand_runs,
     load_config,
     resolve_config,
-    study_runs,
     validate_config,
 )
+from gcnc.study.grid import expand_runs, study_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -259,8 +258,9 @@ def test_unreadable_config_file_is_named(tmp_path, text, expected):
 def test_scheduler_requests_live_outside_params_and_are_checked(tmp_path):
     """profiles/resources.yaml: a derived preset uses its parent's entry; a wrong key or
     a scale for a name the preset does not use is an error naming the file and the key."""
-    from gcnc.config import preset_resources, pretrain_request, study_runs
-    from gcnc.validation import ConfigError
+    from gcnc.study.grid import study_runs
+    from gcnc.study.resources import preset_resources, pretrain_request
+    from gcnc.study.validation import ConfigError
 
     config = load_config(ROOT / "params.yaml")
     resources = ROOT / "profiles/resources.yaml"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gcnc.config import ConfigError, validate_config, workflow_config
+from gcnc.study.config import ConfigError, validate_config, workflow_config
 
 
 def _paths(obj: Any, path: tuple = ()) -> tuple[list[tuple], list[tuple]]:
@@ -68,7 +68,7 @@ def test_invalid_leaf_is_named(config, data):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), name=st.sampled_from(["bogus", "epochs", "lr_decay", "Seeds"]))
+@given(data=st.data(), name=st.sampled_from(["bogus", "epoch", "lr_decay", "Seeds"]))
 def test_unknown_key_is_named(config, data, name):
     cfg = copy.deepcopy(config)
     _, maps = _paths(cfg)

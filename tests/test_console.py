@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 
-from gcnc.console import fold, main
+from gcnc.study.runner.console import fold, main
 
 TRANSCRIPT = """Assuming unrestricted shared filesystem usage.
 

@@ -1,7 +1,8 @@
 """Data preparation: ground-truth metadata, and the real loaders on files in the genuine formats.
 
 Real Fashion-MNIST is used where Debian's ``dataset-fashion-mnist`` is installed; everything else
-runs on files fabricated by :mod:`gcnc.data.fabricate`, verified through its checksum manifest.
+runs on files fabricated by :mod:`gcnc.study.data.fabricate`, verified through its checksum
+manifest.
 """
 
 import gzip
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gcnc.data import (
+from gcnc.study.data import (
     DataCorruptError,
     DataNotFoundError,
     availability_errors,
@@ -22,8 +23,8 @@ from gcnc.data import (
     prepare_dataset,
     sources,
 )
-from gcnc.data.fabricate import CIFAR10_NAMES, CIFAR100_FINE, fabricate_raw, main
-from gcnc.data.torchvision_sets import CIFAR_FS_TEST, CIFAR_FS_VAL
+from gcnc.study.data.fabricate import CIFAR10_NAMES, CIFAR100_FINE, fabricate_raw, main
+from gcnc.study.data.torchvision_sets import CIFAR_FS_TEST, CIFAR_FS_VAL
 
 DEBIAN = sources.DEBIAN_FASHION_MNIST
 HAS_DEBIAN = all((DEBIAN / f"{s}.gz").exists() for s in sources.IDX_STEMS)

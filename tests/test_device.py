@@ -12,9 +12,6 @@ import pandas as pd
 import pytest
 import torch
 
-from gcnc import fewshot, gc_sampling, pretrain, training
-from gcnc.config import RunSpec
-from gcnc.fewshot import evaluate_transfer, sample_episodes, save_episodes
 from gcnc.metrics import (
     cdnv,
     class_stats,
@@ -32,6 +29,12 @@ from gcnc.metrics import (
 )
 from gcnc.metrics.snapshot import snapshot
 from gcnc.models import build_model
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining import pretrain
+from gcnc.study.pretraining import sgd as training
+from gcnc.study.theory import gc_sampling
+from gcnc.study.transfer import fewshot
+from gcnc.study.transfer.fewshot import evaluate_transfer, sample_episodes, save_episodes
 from tests.pretend_device import DEVICE, Pretend, PretendDevice, to_pretend
 from tests.projects import namedlist
 

@@ -12,7 +12,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gcnc.claims.exact import (
+from gcnc.study.claims.exact import (
     holm,
     kendall_s,
     kendall_test,

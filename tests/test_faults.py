@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 import torch
 
-from gcnc.data import DataCorruptError, load_prepared
-from gcnc.locks import lock_files, snakemake_processes, unlock_if_stale
-from gcnc.pretrain import pretrain
+from gcnc.study.data import DataCorruptError, load_prepared
+from gcnc.study.pretraining.pretrain import pretrain
+from gcnc.study.runner.locks import lock_files, snakemake_processes, unlock_if_stale
 from tests.projects import DETERMINISTIC_TABLES, ENV, ROOT, copy_project, namedlist, run
 from tests.test_training import same_run, spec
 
@@ -116,7 +116,7 @@ def test_damaged_checkpoints_fall_back_or_start_fresh(digits, config, tmp_path, 
 
 
 def test_truncated_final_weights_are_named_and_rebuilt(digits, config, tmp_path):
-    from gcnc.checkpoints import CheckpointError, load_weights
+    from gcnc.study.pretraining.checkpoints import CheckpointError, load_weights
 
     preset = config["presets"]["smoke"]
     pretrain(spec(), digits, preset, tmp_path / "clean", progress=False)
@@ -137,8 +137,8 @@ def test_truncated_final_weights_are_named_and_rebuilt(digits, config, tmp_path)
 
 
 def test_diverged_run_few_shot_rows_are_flagged_and_left_out(digits, tmp_path):
-    from gcnc.bounds import bounds_table
-    from gcnc.fewshot import evaluate_transfer, sample_episodes
+    from gcnc.study.theory.bounds import bounds_table
+    from gcnc.study.transfer.fewshot import evaluate_transfer, sample_episodes
 
     cfg = {"ways": [5], "shots": [1], "queries": 3, "episodes": 4, "seed": 0}
     cfg |= {"classifiers": ["ncm", "logreg"], "finetune_steps": 0}
@@ -167,8 +167,8 @@ def test_diverged_run_few_shot_rows_are_flagged_and_left_out(digits, tmp_path):
 
 
 def test_claims_leave_out_diverged_runs(tmp_path):
-    from gcnc.claims import claims_table
-    from gcnc.claims.catalogue import SOURCE_GC_TARGET_NC, knob_claim
+    from gcnc.study.claims.catalogue import SOURCE_GC_TARGET_NC, knob_claim
+    from gcnc.study.claims.paper import claims_table
     from tests.claims_world import write_world
 
     inputs = write_world(tmp_path)
@@ -199,7 +199,7 @@ def test_diverged_fig2_model_stops_gc_sampling_naming_the_run(digits, prepared_d
         runpy.run_path(str(SCRIPTS / "gc_sampling.py"), init_globals={"snakemake": snakemake})
 
 
-# ---- stale Snakemake locks (gcnc.locks, `make run`) ----
+# ---- stale Snakemake locks (gcnc.study.runner.locks, `make run`) ----
 
 
 def _locked_dir(tmp_path: Path) -> Path:
@@ -218,7 +218,7 @@ def test_no_lock_means_nothing_to_do(tmp_path, capsys):
 def test_stale_lock_without_a_live_snakemake_is_unlocked(tmp_path):
     proj = _locked_dir(tmp_path)
     # the shell running this recipe line has "snakemake" in its command line: an ancestor
-    cmd = f"{sys.executable} -m gcnc.locks --directory {proj}; : snakemake"
+    cmd = f"{sys.executable} -m gcnc.study.runner.locks --directory {proj}; : snakemake"
     res = subprocess.run(["sh", "-c", cmd], cwd=proj, env=ENV, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "stale lock" in res.stdout and "unlocked" in res.stdout and not lock_files(proj)
@@ -264,7 +264,7 @@ def test_a_tail_of_a_snakemake_log_does_not_keep_a_stale_lock(tmp_path):
         while b"tail" not in Path(f"/proc/{tail.pid}/cmdline").read_bytes():
             time.sleep(0.01)
         assert snakemake_processes(proj) == []
-        res = run([sys.executable, "-m", "gcnc.locks", "--directory", str(proj)], proj)
+        res = run([sys.executable, "-m", "gcnc.study.runner.locks", "--directory", str(proj)], proj)
         assert "stale lock" in res.stdout and "unlocked" in res.stdout and not lock_files(proj)
     finally:
         tail.kill()
@@ -275,8 +275,9 @@ def test_make_run_unlocks_a_stale_lock_then_reruns_incomplete_jobs():
     # --no-print-directory: under `make test` this make is nested and would announce its directory
     res = run(["make", "--no-print-directory", "-n", "run", "PRESET=smoke"], ROOT)
     lines = [x for x in res.stdout.splitlines() if x.startswith("python ")]  # not the checks
-    assert lines[0] == "python -m gcnc.locks -- --config preset=smoke"
-    assert lines[1].startswith("python -m gcnc.console -- ") and "--rerun-incomplete" in lines[1]
+    assert lines[0] == "python -m gcnc.study.runner.locks -- --config preset=smoke"
+    assert lines[1].startswith("python -m gcnc.study.runner.console -- ")
+    assert "--rerun-incomplete" in lines[1]
 
 
 # ---- whole workflows (slow): smoke preset in temp copies ----
@@ -323,7 +324,8 @@ def test_kill_9_then_make_style_resume_matches_an_uninterrupted_run(smoke_projec
     if seed == 0:  # the symptom: a plain rerun stops at the stale lock
         res = smake(proj, "--rerun-incomplete", *KILL_TARGETS, check=False)
         assert res.returncode != 0 and "LockException" in res.stdout + res.stderr
-    unlock = run([sys.executable, "-m", "gcnc.locks", "--", "--config", "preset=smoke"], proj)
+    locks = [sys.executable, "-m", "gcnc.study.runner.locks"]
+    unlock = run([*locks, "--", "--config", "preset=smoke"], proj)
     assert "unlocked" in unlock.stdout
     smake(proj, "--rerun-incomplete", *KILL_TARGETS)
     same_tables(smoke_project, proj)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from gcnc.fewshot import logreg_episodes, mean_ci, ncm_episodes, sample_episodes
+from gcnc.study.transfer.fewshot import logreg_episodes, mean_ci, ncm_episodes, sample_episodes
 
 CFG = {"ways": [5], "shots": [1, 5], "queries": 7, "episodes": 40, "seed": 11}
 
@@ -82,9 +82,9 @@ def test_logreg_matches_sklearn_on_one_episode():
 def test_evaluate_transfer_table_with_finetuning(gaussians, tmp_path):
     import pandas as pd
 
-    from gcnc.config import RunSpec
-    from gcnc.fewshot import evaluate_transfer
-    from gcnc.training import model_for
+    from gcnc.study.grid import RunSpec
+    from gcnc.study.pretraining.sgd import model_for
+    from gcnc.study.transfer.fewshot import evaluate_transfer
 
     spec = RunSpec("gaussians", "mlp", "source", 0.05, 32, 0.0, 0.0, 0, 10)
     torch.manual_seed(0)

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from gcnc.figures import common, figure_plan, render
-from gcnc.figures.draw import RENDERERS
-from gcnc.figures.names import arch_name, dataset_name
+from gcnc.study.figures import common, figure_plan, render
+from gcnc.study.figures.draw import RENDERERS
+from gcnc.study.figures.names import arch_name, dataset_name
 from tests.test_figures import _plan, tables  # noqa: F401  (tables: a fixture)
 
 PROTOCOLS = ["cosine LR, 64 epochs", "constant LR, 1500 steps, LR proportional to batch size"]
@@ -98,7 +98,7 @@ def _finetune_table(path, plan: dict) -> str:
 
 @pytest.fixture
 def checked(monkeypatch):
-    """Every figure :func:`gcnc.figures.common.save` checks, with what it measured and how far
+    """Every figure :func:`gcnc.study.figures.common.save` checks, with what it measured and how far
     its artists reach beyond the edges (measured before it is saved and closed)."""
     seen: list[dict] = []
     real = common.check_size_and_fonts

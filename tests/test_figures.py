@@ -1,4 +1,4 @@
-"""Figures a reader can trust at a glance (gcnc.figures; the paper's Figs. 1-4 and App. A.5):
+"""Figures a reader can trust at a glance (gcnc.study.figures; the paper's Figs. 1-4 and App. A.5):
 titles that name the setting, captions that say what the bands are and what the data show,
 curves after initialisation, colours ordered by regularisation strength in every row,
 integer batch sizes, readable log ticks, Fig. 3's legend off the data with named c estimates,
@@ -16,11 +16,12 @@ import torch
 from matplotlib.colors import to_rgb
 from PIL import Image
 
-from gcnc import gc_sampling, training
-from gcnc.config import RunSpec
-from gcnc.figures import bound as bound_mod
-from gcnc.figures import common, figure_plan, render, renderer, sampling, sweeps, transfer
-from gcnc.figures.common import by_strength, readable_log, strength_colours
+from gcnc.study.figures import bound as bound_mod
+from gcnc.study.figures import common, figure_plan, render, renderer, sampling, sweeps, transfer
+from gcnc.study.figures.common import by_strength, readable_log, strength_colours
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining import sgd as training
+from gcnc.study.theory import gc_sampling
 
 BASE = {"lr": 0.05, "batch_size": 64, "weight_decay": 0.0005, "gc_reg": 0.0}
 SWEEP = {"lr": [0.01, 0.2], "batch_size": [16, 128], "weight_decay": [0.0, 0.005]}
@@ -290,8 +291,8 @@ def test_fig2_draws_held_out_reference_and_cost(digits, tmp_path, drawn):
 
 def test_renderer_names_each_figure_module(config):
     plan = figure_plan(config, "quick")
-    assert renderer(plan["fig1_gc_collapse_nc"]).__module__ == "gcnc.figures.sweeps"
-    assert renderer(plan["fig2_gc_sampling"]).__module__ == "gcnc.figures.sampling"
+    assert renderer(plan["fig1_gc_collapse_nc"]).__module__ == "gcnc.study.figures.sweeps"
+    assert renderer(plan["fig2_gc_sampling"]).__module__ == "gcnc.study.figures.sampling"
     with pytest.raises(ValueError, match="unknown figure kind"):
         renderer({"kind": "pie"})
 
@@ -301,7 +302,7 @@ def test_planning_figures_does_not_import_matplotlib():
     import subprocess
     import sys
 
-    code = "import sys, gcnc.figures as f; f.figure_plan; print(sorted(m for m in "
+    code = "import sys, gcnc.study.figures as f; f.figure_plan; print(sorted(m for m in "
     code += "('matplotlib', 'seaborn', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

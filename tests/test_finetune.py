@@ -1,4 +1,5 @@
-"""Li et al.'s fine-tuning study (gcnc.finetune, gcnc.metrics.stable_rank): numerical rank against
+"""Li et al.'s fine-tuning study (gcnc.study.transfer.finetune, gcnc.metrics.stable_rank):
+numerical rank against
 brute-force SVD, the SCL branch against the reference's parameter formula, layer FT touching only
 the unit and the classifier, and the linear probe on separable features."""
 
@@ -9,10 +10,6 @@ import pandas as pd
 import pytest
 import torch
 
-from gcnc.claims.finetune import finetune_claims, turn_position
-from gcnc.claims.table import Claims
-from gcnc.data.prepared import Split
-from gcnc.finetune import build_transfer, fewshot_rows, fit, fit_probe
 from gcnc.metrics.collapse import nc1, stable_rank
 from gcnc.models import (
     SkipBranch,
@@ -22,6 +19,10 @@ from gcnc.models import (
     transfer_units,
     unit_channels,
 )
+from gcnc.study.claims.finetune import finetune_claims, turn_position
+from gcnc.study.claims.table import Claims
+from gcnc.study.data.prepared import Split
+from gcnc.study.transfer.finetune import build_transfer, fewshot_rows, fit, fit_probe
 
 
 def brute_rank(f: torch.Tensor, y: torch.Tensor) -> float:

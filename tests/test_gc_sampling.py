@@ -1,4 +1,5 @@
-"""The Fig. 2 sampling study (gcnc.gc_sampling): a held-out reference disjoint from the sampled
+"""The Fig. 2 sampling study (gcnc.study.theory.gc_sampling): a held-out reference disjoint from
+the sampled
 pool, the cost of each estimate in Jacobian-vector products, and an error when no examples are
 left for the reference."""
 
@@ -9,11 +10,13 @@ import math
 import pytest
 import torch
 
-from gcnc import evaluation, gc_sampling, training
-from gcnc.config import RunSpec
-from gcnc.data.prepared import Split
 from gcnc.metrics import embedding_gc
 from gcnc.metrics.gc import JVP_COST
+from gcnc.study.data.prepared import Split
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining import evaluation
+from gcnc.study.pretraining import sgd as training
+from gcnc.study.theory import gc_sampling
 
 CFG = {
     "trials": 2,

@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 import torch
 
-from gcnc import gc_sampling, pretrain
-from gcnc.config import RunSpec
-from gcnc.fewshot import evaluate_transfer
 from gcnc.metrics import path_slope
 from gcnc.metrics.gc import per_example_gc
 from gcnc.metrics.snapshot import snapshot
 from gcnc.models import build_model
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining import pretrain
+from gcnc.study.theory import gc_sampling
+from gcnc.study.transfer.fewshot import evaluate_transfer
 from tests.test_device import (
     FEWSHOT,
     METRICS,

@@ -9,7 +9,6 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 import gcnc
-from gcnc.fewshot import ncm_episodes
 from gcnc.metrics import (
     class_stats,
     embedding_gc,
@@ -25,6 +24,7 @@ from gcnc.metrics import (
     stable_rank,
 )
 from gcnc.models import build_model
+from gcnc.study.transfer.fewshot import ncm_episodes
 
 G = torch.Generator().manual_seed(0)
 F = torch.randn(30, 4, generator=G)

@@ -17,9 +17,9 @@ from PIL import Image
 
 import gcnc
 from gcnc.cli import main
-from gcnc.data.fabricate import gzip_bytes, idx_bytes
 from gcnc.measure_io import IMAGENET_MEAN, IMAGENET_STD
 from gcnc.models import build_model
+from gcnc.study.data.fabricate import gzip_bytes, idx_bytes
 
 K = 3
 CNN = {"embed_dim": 6, "width": 4}

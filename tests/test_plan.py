@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gcnc.config import KNOBS, expand_runs, load_config
-from gcnc.plan import run_plan, sweep_runs
+from gcnc.study.config import load_config
+from gcnc.study.grid import KNOBS, expand_runs
+from gcnc.study.plan import run_plan, sweep_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,8 +70,8 @@ def test_a_budget_in_epochs_keeps_a_batch_sweep_in_one_group():
     ],
 )
 def test_budget_keys_that_contradict_each_other_are_refused(study, error):
-    from gcnc.config import resolve_config, validate_config
-    from gcnc.validation import ConfigError
+    from gcnc.study.config import resolve_config, validate_config
+    from gcnc.study.validation import ConfigError
 
     config = load_config(ROOT / "params.yaml")
     config["presets"]["smoke"]["studies"]["fig1"].update(study)

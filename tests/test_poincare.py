@@ -5,16 +5,15 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from gcnc.data import load_prepared
-from gcnc.poincare import (
+from gcnc.study.data import load_prepared
+from gcnc.study.theory.estimators import (
     _top_axis,
-    data_estimates,
     linear_split,
-    network_estimates,
     ritz_estimate,
     sample_lambda_max,
     variance_lower_bound,
 )
+from gcnc.study.theory.poincare import data_estimates, network_estimates
 
 
 @pytest.mark.parametrize("name", ["gaussians", "uniform_boxes"])
@@ -137,8 +136,8 @@ def test_prepared_constants_are_what_the_estimators_target(prepared_dir):
 
 
 def test_common_constant_is_known_only_when_every_class_is(prepared_dir, tmp_path, cfg):
-    from gcnc.data import prepare_dataset
-    from gcnc.poincare import poincare_table
+    from gcnc.study.data import prepare_dataset
+    from gcnc.study.theory.poincare import poincare_table
 
     prepare_dataset("gaussians_mixtures", cfg, tmp_path / "gm")
     columns = ["run_id", "step", "dataset", "task", "split", "gc_estimator", "nc"]
@@ -172,12 +171,12 @@ def test_common_constant_is_known_only_when_every_class_is(prepared_dir, tmp_pat
 def test_c_in_pixel_units_follows_the_input_scale():
     """c carries the units of input variance: the same network read on standardised inputs
     (u - m) / s and on the [0, 1] pixels u gives NC / GCol ratios that differ by s^2, the factor
-    :func:`gcnc.poincare.input_units` takes from the prepared data's recorded std."""
+    :func:`gcnc.study.theory.poincare.input_units` takes from the prepared data's recorded std."""
     import torch
 
     from gcnc.metrics.collapse import class_stats, geometric_collapse, neural_collapse
     from gcnc.metrics.gc import per_example_gc
-    from gcnc.poincare import input_units
+    from gcnc.study.theory.poincare import input_units
 
     class Standardise(torch.nn.Module):
         def forward(self, u: torch.Tensor) -> torch.Tensor:

@@ -7,13 +7,18 @@ with probability below 1%, one with 90% coverage (expected count 180) fails most
 The bounds must also stay useful: median bound / truth above 0.5.
 
 Truths: N(mu, Sigma) has c = lambda_max(Sigma); the uniform cube of side a has c = (a / pi)^2 and
-lambda_max(Cov) = a^2 / 12 (docs/paper.md section 4, gcnc.data.synthetic).
+lambda_max(Cov) = a^2 / 12 (docs/paper.md section 4, gcnc.study.data.synthetic).
 """
 
 import numpy as np
 import scipy.stats
 
-from gcnc.poincare import common_lower_bound, linear_split, sample_lambda_max, variance_lower_bound
+from gcnc.study.theory.estimators import (
+    common_lower_bound,
+    linear_split,
+    sample_lambda_max,
+    variance_lower_bound,
+)
 
 DRAWS, N, DIM = 200, 100, 4
 THRESHOLD = scipy.stats.binom.ppf(0.01, DRAWS, 0.95)  # P(count < THRESHOLD | 95%) < 1%

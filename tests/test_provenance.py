@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 import gcnc
-from gcnc.audit import audit, audit_targets
 from gcnc.cli import main
-from gcnc.config import config_hash, preset_config, workflow_config
-from gcnc.provenance import write_sidecar
-from gcnc.records import write_record
+from gcnc.study.config import config_hash, preset_config, workflow_config
+from gcnc.study.results.audit import audit, audit_targets
+from gcnc.study.results.provenance import write_sidecar
+from gcnc.study.results.records import write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGS = Path("paper_figures/quick")
@@ -110,7 +110,7 @@ def test_sidecar_records_code_command_and_every_upstream_file(checkout):
     # few-shot CSV, weights, the prepared data
     assert set(record["upstream"]) == set(RESULTS) - set(INPUTS) | {DATA}
     package = record["package"]
-    assert package["path"] == "src/gcnc" and "records.py" in package["files"]
+    assert package["path"] == "src/gcnc" and "study/results/records.py" in package["files"]
     raw = record["raw_data"]
     assert raw["Set/raw/train-images.gz"]["path"].endswith("raw_source/train-images.gz")
     assert raw["images/"]["path"] is None  # a digest over a folder: recorded, not re-hashable
@@ -149,8 +149,8 @@ def _edit(path: str) -> object:
             "script (code changed since): workflow/scripts/figure.py changed",
         ),
         (
-            lambda r: (r / "src/gcnc/records.py").write_text("# edited\n"),
-            "package (code changed since): src/gcnc/records.py changed",
+            lambda r: (r / "src/gcnc/study/results/records.py").write_text("# edited\n"),
+            "package (code changed since): src/gcnc/study/results/records.py changed",
         ),
         (
             lambda r: (r / "src/gcnc/extra.py").write_text("# new\n"),

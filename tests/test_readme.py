@@ -2,8 +2,8 @@
 
 import pytest
 
-from gcnc.claims import md_cell
-from gcnc.readme import splice_claims
+from gcnc.study.claims.report import md_cell
+from gcnc.study.publish.readme import splice_claims
 
 CLAIMS = """# Claims
 rule text

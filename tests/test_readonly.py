@@ -7,13 +7,13 @@ import copy
 import pytest
 import torch
 
-from gcnc.config import RunSpec
-from gcnc.evaluation import seeded_generator
 from gcnc.metrics.slope import path_slope
 from gcnc.metrics.snapshot import snapshot
 from gcnc.models import build_model
-from gcnc.pretrain import pretrain
-from gcnc.training import model_for
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining.evaluation import seeded_generator
+from gcnc.study.pretraining.pretrain import pretrain
+from gcnc.study.pretraining.sgd import model_for
 
 K = 4
 

@@ -15,10 +15,11 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from gcnc.checkpoints import CheckpointError, load_weights
-from gcnc.files import WriteFailed, write_text
-from gcnc.pretrain import pretrain
-from gcnc.records import (
+from gcnc.study.pretraining.checkpoints import CheckpointError, load_weights
+from gcnc.study.pretraining.pretrain import pretrain
+from gcnc.study.results.collect import collect_runs, read_run
+from gcnc.study.results.files import WriteFailed, write_text
+from gcnc.study.results.records import (
     REBUILD,
     RECORD_SUFFIX,
     DamagedResultError,
@@ -28,7 +29,6 @@ from gcnc.records import (
     record_path,
     write_table,
 )
-from gcnc.tables import collect_runs, read_run
 from tests.projects import ROOT, namedlist
 from tests.test_training import spec
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gcnc.locks import snakemake_processes
+from gcnc.study.runner.locks import snakemake_processes
 from tests.projects import BIN, ENV, copy_project, run, same_results
 
 MAKE_RUN = ["make", "--no-print-directory", "run", "PRESET=smoke", f"VENV={BIN.parent}"]
@@ -118,7 +118,7 @@ def test_a_missing_module_stops_the_run_before_any_job(tmp_path):
     said = res.stdout + res.stderr
     assert res.returncode != 0
     assert "module 'seaborn' cannot be imported (ImportError: no seaborn in this " in said
-    assert "src/gcnc/figures/" in said and "make setup" in said
+    assert "src/gcnc/study/figures/" in said and "make setup" in said
     assert not (proj / "results").exists() and not (proj / "data").exists()
 
 

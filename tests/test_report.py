@@ -1,4 +1,5 @@
-"""The study's report (gcnc.report) over several presets: the answer first, the paper's order,
+"""The study's report (gcnc.study.publish.report) over several presets: the answer first, the
+paper's order,
 readable in a browser (headless Chromium where installed: screenshots in the test's tmp_path)."""
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from gcnc.claims.paper import claims_table  # noqa: E402
-from gcnc.claims.report import claims_markdown, main_group  # noqa: E402
-from gcnc.report import build_report, figure_rank, find_presets  # noqa: E402
+from gcnc.study.claims.paper import claims_table  # noqa: E402
+from gcnc.study.claims.report import claims_markdown, main_group  # noqa: E402
+from gcnc.study.publish.report import build_report, figure_rank, find_presets  # noqa: E402
 from tests import claims_world as world  # noqa: E402
 
 FIGURES = ["fig_li_finetune", "fig4_transfer", "fig1_gc_collapse_nc", "figA5_gaussians"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gcnc.plan import with_group
-from gcnc.terminal import terminal_phase, terminal_summary
+from gcnc.study.plan import with_group
+from gcnc.study.pretraining.terminal import terminal_phase, terminal_summary
 
 
 def _metrics() -> pd.DataFrame:

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from gcnc.config import RunSpec
-from gcnc.pretrain import pretrain
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining.pretrain import pretrain
 
 COLUMNS = {
     "step",
@@ -183,7 +183,8 @@ def test_only_the_newest_checkpoints_are_kept(digits, config, tmp_path):
 
 
 def _closed_form(schedule: str, lr: float, t: int, steps: int) -> float:
-    """The rate of SGD step t written out independently of gcnc.schedule.learning_rate."""
+    """The rate of SGD step t written out independently of
+    gcnc.study.pretraining.schedule.learning_rate."""
     if schedule == "cosine":
         return lr * (1 + math.cos(math.pi * (t - 1) / steps)) / 2
     if schedule == "step":
@@ -217,8 +218,8 @@ def test_schedule_sets_the_closed_form_rate_at_every_step(digits, config, monkey
 
 
 def test_eval_subset_is_fixed_and_class_balanced():
-    from gcnc.data.prepared import Split
-    from gcnc.evaluation import eval_subset
+    from gcnc.study.data.prepared import Split
+    from gcnc.study.pretraining.evaluation import eval_subset
 
     y = torch.tensor([0] * 50 + [1] * 30 + [2] * 3 + [3] * 1)
     x = torch.arange(len(y)).float()[:, None]
@@ -289,7 +290,7 @@ def test_result_neutral_settings_and_device_keep_the_checkpoints(digits, config,
 
 
 def test_regenerated_data_trains_fresh_only_when_the_data_differ(cfg, digits, tmp_path, capsys):
-    from gcnc.data import load_prepared, prepare_dataset
+    from gcnc.study.data import load_prepared, prepare_dataset
 
     preset = cfg["presets"]["smoke"]
     prepare_dataset("digits", cfg, tmp_path / "same")  # the same data, prepared again
@@ -309,7 +310,7 @@ def test_regenerated_data_trains_fresh_only_when_the_data_differ(cfg, digits, tm
 def test_divergence_records_the_step_whose_loss_was_non_finite(
     digits, config, monkeypatch, tmp_path
 ):
-    from gcnc import pretrain as runner
+    from gcnc.study.pretraining import pretrain as runner
 
     real, calls = runner.train_loss, {"n": 0}
 
@@ -327,11 +328,12 @@ def test_divergence_records_the_step_whose_loss_was_non_finite(
 def test_channels_last_run_matches_the_default_layout_and_resumes(
     digits, config, tmp_path, monkeypatch
 ):
-    """A CPU image run trains in channels_last (gcnc.training.memory_format); its first steps
+    """A CPU image run trains in channels_last (gcnc.study.pretraining.sgd.memory_format); its
+    first steps
     agree with the default layout to float rounding (later, SGD amplifies the rounding, as with
     any change of summation order), and a killed run resumes to the identical result."""
-    import gcnc.pretrain as runner
-    import gcnc.training as training
+    import gcnc.study.pretraining.pretrain as runner
+    import gcnc.study.pretraining.sgd as training
 
     preset = config["presets"]["smoke"]
     small = {"arch": "vgg_small", "model": {"width": 2}, "gc_reg": 0.0, "steps": 40}

@@ -13,14 +13,15 @@ networks. The library needs torch (and torchvision for torchvision models and im
 
 The study (``pip install 'gcnc[study]'``, or ``make setup``) adds:
 
-- :mod:`gcnc.data` - dataset preparation (Section 5 class splits, synthetic ground truth)
-- :mod:`gcnc.pretrain` - SGD pretraining with optional explicit GC regularisation (App. A.5.6),
-  logged by :mod:`gcnc.evaluation`
-- :mod:`gcnc.poincare` - Poincare-constant estimation (Section 4.1)
-- :mod:`gcnc.bounds` - Propositions 4.1, 4.3 and 5.1 evaluated term by term
-- :mod:`gcnc.fewshot` - N-way K-shot transfer on unseen classes (Section 5, Fig. 4)
-- :mod:`gcnc.figures` - every figure of the paper, and the claims report
-- :mod:`gcnc.provenance` - sidecars and the audit of every figure
+- :mod:`gcnc.study.data` - dataset preparation (Section 5 class splits, synthetic ground truth)
+- :mod:`gcnc.study.pretraining.pretrain` - SGD pretraining with optional explicit GC regularisation
+(App. A.5.6),
+  logged by :mod:`gcnc.study.pretraining.evaluation`
+- :mod:`gcnc.study.theory.poincare` - Poincare-constant estimation (Section 4.1)
+- :mod:`gcnc.study.theory.bounds` - Propositions 4.1, 4.3 and 5.1 evaluated term by term
+- :mod:`gcnc.study.transfer.fewshot` - N-way K-shot transfer on unseen classes (Section 5, Fig. 4)
+- :mod:`gcnc.study.figures` - every figure of the paper, and the claims report
+- :mod:`gcnc.study.results.provenance` - sidecars and the audit of every figure
 
 ``import gcnc`` stays light: :func:`measure`, :class:`Measurement` and :class:`Collapse` (and
 torch with them) are imported on first use.

@@ -1,24 +1,38 @@
 """Command line ``gcnc``: ``measure`` (:mod:`gcnc.measure_cli`; torch, and torchvision for
-torchvision models) and the study's ``audit`` and ``readme-claims`` (``pip install
-'gcnc[study]'``); ``--help`` prints :data:`DESCRIPTION`, plain text."""
+torchvision models) and the study's ``audit``, ``report`` and ``readme-claims`` (a checkout of
+the study with its packages); ``--help`` prints :data:`DESCRIPTION`, plain text."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
+from typing import Any
 
 from gcnc import __version__
 
 DESCRIPTION = """\
 gcnc measure MODEL DATA measures the geometric complexity (GC) and neural collapse of a saved
 network on a data set (needs torch, and torchvision for torchvision models). The study's
-commands need its packages (pip install 'gcnc[study]'): gcnc audit re-checks the provenance
-sidecars of figures, gcnc readme-claims rewrites README's claims block.
+commands run in a checkout of the study with its packages (make setup): gcnc audit re-checks the
+provenance sidecars of figures, gcnc report writes the HTML report over every preset with
+results, gcnc readme-claims rewrites README's generated blocks.
 
 examples:
   gcnc measure resnet18 images/ --weights resnet18.pt
   gcnc measure --help
-  gcnc audit paper_figures/quick"""
+  gcnc audit paper_figures/quick
+  gcnc report --out report.html"""
+
+
+def _study(command: str, module: str) -> Any:
+    """The study's ``module``, or None after one line saying what is missing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        print(f"gcnc {command}: needs the study, from a checkout with its packages (make setup); "
+              f"{err}")  # fmt: skip
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,28 +46,51 @@ def main(argv: list[str] | None = None) -> int:
     add_parser(sub)
     aud = sub.add_parser("audit", help="recompute the hashes a figure's sidecar records")
     aud.add_argument("targets", nargs="+", help="figure/table files, sidecars, or folders of them")
-    readme = sub.add_parser("readme-claims", help="README's claims table from claims.md")
+    rep = sub.add_parser("report", help="the HTML report over every preset with results")
+    rep.add_argument("--out", default="report.html")
+    readme = sub.add_parser("readme-claims", help="README's generated blocks from the results")
     readme.add_argument("--preset", default="quick")
     readme.add_argument("--readme", default="README.md")
     args = parser.parse_args(argv)
     if args.command == "measure":
         return run(args)
+    if args.command == "report":
+        return report(args.out)
     if args.command == "readme-claims":
-        from gcnc.readme import update_readme
+        return readme_claims(args.readme, args.preset)
+    return audit(args.targets)
 
-        claims = Path("paper_figures") / args.preset / "claims.md"
-        changed, notes = update_readme(args.readme, claims, args.preset)
-        print(f"{args.readme}: generated blocks {'updated' if changed else 'already current'}")
-        for note in notes:
-            print(f"{args.readme}: {note}")
-        return 0
-    try:
-        from gcnc.audit import audit_targets  # Snakemake, from the study's packages
-    except ImportError as err:
-        print(f"gcnc audit: needs the study's packages ({err}): pip install 'gcnc[study]'")
+
+def report(out: str) -> int:
+    module = _study("report", "gcnc.study.publish.report")
+    if module is None:
         return 2
+    try:
+        presets = module.build_report(Path("."), Path(out))
+    except ValueError as err:
+        print(f"gcnc report: {err}")
+        return 2
+    print(f"report: {out} ({', '.join(presets)}; open it in a browser)")
+    return 0
 
-    results = audit_targets(args.targets)
+
+def readme_claims(readme: str, preset: str) -> int:
+    module = _study("readme-claims", "gcnc.study.publish.readme")
+    if module is None:
+        return 2
+    claims = Path("paper_figures") / preset / "claims.md"
+    changed, notes = module.update_readme(readme, claims, preset)
+    print(f"{readme}: generated blocks {'updated' if changed else 'already current'}")
+    for note in notes:
+        print(f"{readme}: {note}")
+    return 0
+
+
+def audit(targets: list[str]) -> int:
+    module = _study("audit", "gcnc.study.results.audit")  # Snakemake, from the study's packages
+    if module is None:
+        return 2
+    results = module.audit_targets(targets)
     for result in results:
         print(f"{'OK  ' if not result.problems else 'FAIL'} {result.sidecar}")
         for problem in result.problems:

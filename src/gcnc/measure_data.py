@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
+from gcnc.idx import parse_idx
 from gcnc.measure_io import MeasureInputError, first_line
 
 IDX_PREFIX = {"train": "train", "test": "t10k"}
@@ -90,8 +91,6 @@ def _npz(path: Path, image_size: int | None) -> tuple[Dataset, str]:
 
 
 def _idx(folder: Path, stem: str) -> np.ndarray:
-    from gcnc.data.torchvision_sets import parse_idx  # NumPy only
-
     for path in (folder / f"{stem}.gz", folder / stem):
         if path.exists():
             try:

@@ -37,10 +37,10 @@ from typing import Any
 
 import torch
 
-from gcnc.embedding import network_device, network_dtype, resolve_embedding
+from gcnc.embedding import Embedding, network_device, network_dtype, resolve_embedding
 from gcnc.metrics.collapse_metric import Collapse
 from gcnc.metrics.gc import eval_mode
-from gcnc.metrics.gc_plan import GC_MAX_SECONDS, GC_TARGET_RSE, plan_gc
+from gcnc.metrics.gc_plan import GC_MAX_SECONDS, GC_TARGET_RSE, GCPlan, plan_gc
 from gcnc.metrics.inputs import GC_ESTIMATORS, check_finite_number, check_inputs, check_positive_int
 from gcnc.metrics.result import CollapseResult
 from gcnc.passes import first_pass, sampled_gc, second_pass
@@ -145,28 +145,60 @@ def measure(
         stats = collapse.classes.stats()
         if collapse.needs_second_pass:
             second_pass(batches, embedding, collapse, device, dtype, report)
-    k, p = stats.k, stats.means.shape[1]
+    options = GcOptions(estimator, n_probes, gc_max_seconds, gc_target_rse, batch_size, seed)
+    plan = add_gc(collapse, reservoir, stats.k, embedding, device, dtype, options, report)
+    return measurement(collapse, embedding, stats.k, plan, detail)
+
+
+@dataclass(frozen=True)
+class GcOptions:
+    """How :func:`measure` estimates GC (its keyword arguments of the same names)."""
+
+    estimator: str
+    n_probes: int | None
+    max_seconds: float
+    target_rse: float
+    batch_size: int
+    seed: int
+
+
+def add_gc(
+    collapse: Collapse, reservoir: ClassReservoir, k: int, embedding: Embedding,
+    device: torch.device, dtype: torch.dtype | None, options: GcOptions, report: Progress,
+) -> GCPlan:  # fmt: skip
+    """Plan GC on the reservoir's examples (:func:`gcnc.metrics.gc_plan.plan_gc`), estimate it
+    and add it to ``collapse``; returns the plan."""
     x_gc, y_gc = reservoir.sample()
+    p = collapse.classes.stats().means.shape[1]
     plan = plan_gc(
         embedding.module,
         x_gc.to(device=device, dtype=dtype or x_gc.dtype),
-        estimator,
-        n_probes,
-        max_seconds=gc_max_seconds,
-        target_rse=gc_target_rse,
-        chunk_size=batch_size,
+        options.estimator,
+        options.n_probes,
+        max_seconds=options.max_seconds,
+        target_rse=options.target_rse,
+        chunk_size=options.batch_size,
         min_examples=2 * k,
-        seed=seed,
+        seed=options.seed,
     )
     report.say(plan.note)
     if plan.n_examples is not None:
         x_gc, y_gc = reservoir.sample(per_class=max(1, plan.n_examples // k))
     x_gc = x_gc.to(dtype or x_gc.dtype)
-    collapse.update_gc(sampled_gc(embedding, x_gc, p, plan, seed, batch_size, report), y_gc)
+    values = sampled_gc(embedding, x_gc, p, plan, options.seed, options.batch_size, report)
+    collapse.update_gc(values, y_gc)
+    return plan
+
+
+def measurement(
+    collapse: Collapse, embedding: Embedding, k: int, plan: GCPlan, detail: bool
+) -> Measurement:
+    """The :class:`Measurement` of the accumulated statistics, with the notes of the run."""
     notes = [f"embedding: {embedding.description}"]
     if collapse.logit_classes is None:
         notes.append("no logits (no head): no accuracy, NC3 or NC4")
     head_weight = embedding.head.weight if embedding.head is not None else None
+    p = collapse.classes.stats().means.shape[1]
     fits = collapse.logit_classes == k and head_weight is not None
     result = collapse.compute(
         head_weight=head_weight if fits and tuple(head_weight.shape) == (k, p) else None,

@@ -1,6 +1,6 @@
 """Models h = g o f: an embedding network f (input -> penultimate features) and a linear head g;
 the units and skip branch of Li et al.'s layer / SCL fine-tuning (:func:`transfer_units`,
-:class:`SkipBranch`, :class:`TransferNet`; used by :mod:`gcnc.finetune`).
+:class:`SkipBranch`, :class:`TransferNet`; used by :mod:`gcnc.study.transfer.finetune`).
 
 The embedding is exactly the input of the linear head, as in Section 4 of the paper. VGG and ResNet
 reuse torchvision's configurations and blocks, with CIFAR-style stems for small inputs (3x3 first

@@ -5,25 +5,23 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from gcnc.config import (
+from gcnc.study.config import (
     check_device,
-    expand_runs,
     preset_data,
     config_hash,
-    pretrain_request,
     preset_config,
-    preset_resources,
     workflow_config,
-    study_runs,
     validate_config,
 )
+from gcnc.study.grid import expand_runs, study_runs
+from gcnc.study.resources import pretrain_request, preset_resources
 
-from gcnc.constants import RESULT_NEUTRAL
-from gcnc.plan import run_plan
-from gcnc.preflight import missing_modules
-from gcnc.data.availability import availability_errors, fabricated_kinds
+from gcnc.study.constants import RESULT_NEUTRAL
+from gcnc.study.plan import run_plan
+from gcnc.study.runner.preflight import missing_modules
+from gcnc.study.data.availability import availability_errors, fabricated_kinds
 
-from gcnc.config import read_config_file
+from gcnc.study.config import read_config_file
 
 read_config_file("params.yaml")  # a file that is not YAML: an error naming it, not a traceback
 
@@ -104,7 +102,7 @@ def source_runs(dataset):
 
 
 def run_spec(wildcards):
-    """Everything that determines a run (gcnc.config.RunSpec), as the job's params."""
+    """Everything that determines a run (gcnc.study.grid.RunSpec), as the job's params."""
     return RUNS[wildcards.run].to_dict()
 
 

@@ -1,4 +1,4 @@
-# Dataset preparation (gcnc.data.prepare_dataset): data/prepared/<dataset>/{arrays.npz, meta.json}.
+# Dataset preparation (gcnc.study.data.prepare_dataset): data/prepared/<dataset>/{arrays.npz, meta.json}.
 
 
 rule prepare_data:

@@ -1,4 +1,4 @@
-# Few-shot transfer on unseen target classes (Section 5, Fig. 4): gcnc.fewshot.
+# Few-shot transfer on unseen target classes (Section 5, Fig. 4): gcnc.study.transfer.fewshot.
 
 
 rule fewshot_episodes:

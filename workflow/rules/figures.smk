@@ -1,7 +1,7 @@
-# Every figure and table of the paper (gcnc.figures), the claims report (gcnc.claims), each with a
-# provenance sidecar (gcnc.provenance). The plan of what to draw comes from the preset's studies.
-from gcnc.figures import figure_plan, table_plan
-from gcnc.report_html import sidecar_labels
+# Every figure and table of the paper (gcnc.study.figures) and the claims report
+# (gcnc.study.claims), each with a provenance sidecar (gcnc.study.results.provenance). The plan of
+# what to draw comes from the preset's studies.
+from gcnc.study.figures import figure_plan, table_plan
 
 FIGURES = figure_plan(config, PRESET, PLAN)
 TABLES = table_plan(config, PRESET)
@@ -28,15 +28,7 @@ rule figure:
         upstream=figure_upstream,
     output:
         pdf=f"{FIGS}/{{figure}}.pdf",
-        # the report shows the PNG (a PDF shows in an iframe, blank in some browsers); labels
-        # and caption name the commit read from the sidecar when the report is built
-        png=report(
-            f"{FIGS}/{{figure}}.png",
-            caption="../report/figure.rst",
-            category=lambda wc: FIGURES[wc.figure]["section"],
-            subcategory=lambda wc: f"{wc.figure} - {FIGURES[wc.figure]['paper']}",
-            labels=lambda wc, output: sidecar_labels(output.prov, wc.figure, "figure"),
-        ),
+        png=f"{FIGS}/{{figure}}.png",
         csv=f"{FIGS}/{{figure}}.csv",
         prov=f"{FIGS}/{{figure}}.prov.json",
     log:
@@ -60,13 +52,7 @@ rule table:
     output:
         csv=f"{FIGS}/{{table}}.csv",
         md=f"{FIGS}/{{table}}.md",
-        html=report(  # the report shows HTML inline (a CSV or Markdown file is downloaded)
-            f"{FIGS}/{{table}}.html",
-            caption="../report/table.rst",
-            category="Tables",
-            subcategory="{table}",
-            labels=lambda wc, output: sidecar_labels(output.prov, wc.table, "table"),
-        ),
+        html=f"{FIGS}/{{table}}.html",
         prov=f"{FIGS}/{{table}}.prov.json",
     log:
         f"logs/{PRESET}/table/{{table}}.log",
@@ -95,13 +81,7 @@ rule claims:
         upstream=ALL_UPSTREAM,
     output:
         md=f"{FIGS}/claims.md",
-        html=report(
-            f"{FIGS}/claims.html",
-            caption="../report/claims.rst",
-            category="Claims",
-            subcategory="claims",
-            labels=lambda wc, output: sidecar_labels(output.prov, "claims", "claims"),
-        ),
+        html=f"{FIGS}/claims.html",
         csv=f"{FIGS}/claims.csv",
         prov=f"{FIGS}/claims.prov.json",
     log:

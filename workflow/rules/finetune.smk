@@ -1,5 +1,5 @@
 # Li et al.'s transfer modes on the target classes (docs/paper.md section 9):
-# gcnc.finetune, one job per source run (of the `finetune` studies and seeds) of the preset's
+# gcnc.study.transfer.finetune, one job per source run (of the `finetune` studies and seeds) of the preset's
 # `finetune` (no jobs without it).
 FINETUNE = P.get("finetune", {})
 FINETUNE_STUDIES = FINETUNE.get(

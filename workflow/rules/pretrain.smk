@@ -11,7 +11,7 @@ rule plan:
         "../scripts/plan.py"
 
 
-# Pretraining grid (gcnc.pretrain.pretrain): one job per run of the preset's studies.
+# Pretraining grid (gcnc.study.pretraining.pretrain.pretrain): one job per run of the preset's studies.
 
 
 rule pretrain:

@@ -1,8 +1,8 @@
-"""Rule bounds -> gcnc.bounds.bounds_table (Props. 4.1, 4.3, 5.1)."""
+"""Rule bounds -> gcnc.study.theory.bounds.bounds_table (Props. 4.1, 4.3, 5.1)."""
 
-from gcnc.bounds import bounds_table
-from gcnc.provenance import job_log
-from gcnc.records import read_table, write_table
+from gcnc.study.results.provenance import job_log
+from gcnc.study.results.records import read_table, write_table
+from gcnc.study.theory.bounds import bounds_table
 
 with job_log(snakemake.log[0]):
     inputs = snakemake.input

@@ -1,15 +1,15 @@
-"""Rule claims -> gcnc.claims.claims_report, then the provenance sidecar."""
+"""Rule claims -> gcnc.study.claims.claims_report, then the provenance sidecar."""
 
-from gcnc.claims import claims_report
-from gcnc.provenance import job_log, write_sidecar
-from gcnc.records import read_table, verify_all
-from gcnc.report_html import markdown_to_html
+from gcnc.study.claims.report import claims_report
+from gcnc.study.publish.report_html import markdown_to_html
+from gcnc.study.results.provenance import job_log, write_sidecar
+from gcnc.study.results.records import read_table, verify_all
 
 with job_log(snakemake.log[0]):
     out = snakemake.output
     tables = {k: v for k, v in snakemake.input.items() if k != "upstream"}
     verify_all(snakemake.input.upstream)
-    for path in tables.values():  # checked (record, torn rows) before gcnc.claims reads them
+    for path in tables.values():  # checked (record, torn rows) before gcnc.study.claims reads them
         read_table(path)
     claims_report(
         tables,

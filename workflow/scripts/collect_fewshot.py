@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from gcnc.provenance import job_log
-from gcnc.records import read_table, write_table
+from gcnc.study.results.provenance import job_log
+from gcnc.study.results.records import read_table, write_table
 
 with job_log(snakemake.log[0]):
     frames = [read_table(p) for p in snakemake.input]

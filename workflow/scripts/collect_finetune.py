@@ -1,11 +1,11 @@
 """Rule collect_finetune: concatenate the per-run transfer tables and add the runs' few-shot
-episodes as modes fewshot_ncm / fewshot_logreg (gcnc.finetune.fewshot_rows)."""
+episodes as modes fewshot_ncm / fewshot_logreg (gcnc.study.transfer.finetune.fewshot_rows)."""
 
 import pandas as pd
 
-from gcnc.finetune import fewshot_rows
-from gcnc.provenance import job_log
-from gcnc.records import read_table, write_table
+from gcnc.study.results.provenance import job_log
+from gcnc.study.results.records import read_table, write_table
+from gcnc.study.transfer.finetune import fewshot_rows
 
 with job_log(snakemake.log[0]):
     frames = [read_table(p) for p in snakemake.input.runs]

@@ -1,9 +1,10 @@
-"""Rule fabricate_raw -> gcnc.data.fabricate.fabricate_raw (small genuine-format raw files)."""
+"""Rule fabricate_raw -> gcnc.study.data.fabricate.fabricate_raw (small genuine-format raw
+files)."""
 
 from pathlib import Path
 
-from gcnc.data.fabricate import fabricate_raw
-from gcnc.provenance import job_log
+from gcnc.study.data.fabricate import fabricate_raw
+from gcnc.study.results.provenance import job_log
 
 with job_log(snakemake.log[0]):
     manifest = fabricate_raw(snakemake.params.raw_dir, snakemake.params.kinds)

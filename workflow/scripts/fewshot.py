@@ -1,16 +1,17 @@
-"""Rule fewshot -> gcnc.fewshot.evaluate_transfer for every source run of one dataset, on the
+"""Rule fewshot -> gcnc.study.transfer.fewshot.evaluate_transfer for every source run of one
+dataset, on the
 preset's device (the target data and episodes loaded once)."""
 
 from pathlib import Path
 
 import pandas as pd
 
-from gcnc.config import RunSpec
-from gcnc.data import load_prepared
-from gcnc.fewshot import evaluate_transfer, load_episodes
-from gcnc.provenance import job_log
-from gcnc.records import read_json, verify_all, write_table
-from gcnc.training import load_pretrained
+from gcnc.study.data import load_prepared
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining.sgd import load_pretrained
+from gcnc.study.results.provenance import job_log
+from gcnc.study.results.records import read_json, verify_all, write_table
+from gcnc.study.transfer.fewshot import evaluate_transfer, load_episodes
 
 with job_log(snakemake.log[0]):
     verify_all(snakemake.input)

@@ -1,11 +1,12 @@
-"""Rule fewshot_episodes -> gcnc.fewshot.sample_episodes (shared by every model: paired)."""
+"""Rule fewshot_episodes -> gcnc.study.transfer.fewshot.sample_episodes (shared by every model:
+paired)."""
 
 from pathlib import Path
 
-from gcnc.data import load_prepared
-from gcnc.fewshot import sample_episodes, save_episodes
-from gcnc.provenance import job_log
-from gcnc.records import record_outputs
+from gcnc.study.data import load_prepared
+from gcnc.study.results.provenance import job_log
+from gcnc.study.results.records import record_outputs
+from gcnc.study.transfer.fewshot import sample_episodes, save_episodes
 
 with job_log(snakemake.log[0]):
     data = load_prepared(Path(snakemake.input[0]).parent)

@@ -1,8 +1,8 @@
-"""Rule figure -> gcnc.figures.render, then the provenance sidecar."""
+"""Rule figure -> gcnc.study.figures.render, then the provenance sidecar."""
 
-from gcnc.figures import render, renderer
-from gcnc.provenance import job_log, write_sidecar
-from gcnc.records import verify_all
+from gcnc.study.figures import render, renderer
+from gcnc.study.results.provenance import job_log, write_sidecar
+from gcnc.study.results.records import verify_all
 
 with job_log(snakemake.log[0]):
     verify_all(snakemake.input)  # every table and run it draws: refused by name if damaged

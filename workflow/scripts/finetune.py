@@ -1,16 +1,17 @@
-"""Rule finetune -> gcnc.finetune.transfer_table for one pretrained source run (Li et al.'s
+"""Rule finetune -> gcnc.study.transfer.finetune.transfer_table for one pretrained source run (Li
+et al.'s
 transfer modes on the target classes), on the preset's device."""
 
 from pathlib import Path
 
 import torch
 
-from gcnc.config import RunSpec
-from gcnc.data import load_prepared
-from gcnc.finetune import transfer_table
-from gcnc.provenance import job_log
-from gcnc.records import read_json, verify_all, write_table
-from gcnc.training import load_pretrained
+from gcnc.study.data import load_prepared
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining.sgd import load_pretrained
+from gcnc.study.results.provenance import job_log
+from gcnc.study.results.records import read_json, verify_all, write_table
+from gcnc.study.transfer.finetune import transfer_table
 
 with job_log(snakemake.log[0]):
     verify_all(snakemake.input)

@@ -1,4 +1,5 @@
-"""Rule gc_sampling -> gcnc.gc_sampling.sampling_study (Fig. 2 data), on the preset's device.
+"""Rule gc_sampling -> gcnc.study.theory.gc_sampling.sampling_study (Fig. 2 data), on the preset's
+device.
 
 The Fig. 2 model must have trained to the end: a diverged run (its summary.json) stops the job
 with an error naming the run and how to pick another.
@@ -6,12 +7,12 @@ with an error naming the run and how to pick another.
 
 from pathlib import Path
 
-from gcnc.config import RunSpec
-from gcnc.data import load_prepared
-from gcnc.gc_sampling import sampling_study
-from gcnc.provenance import job_log
-from gcnc.records import read_json, verify_all, write_table
-from gcnc.training import load_pretrained
+from gcnc.study.data import load_prepared
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining.sgd import load_pretrained
+from gcnc.study.results.provenance import job_log
+from gcnc.study.results.records import read_json, verify_all, write_table
+from gcnc.study.theory.gc_sampling import sampling_study
 
 with job_log(snakemake.log[0]):
     verify_all(snakemake.input)

@@ -1,12 +1,13 @@
-"""Rule poincare -> gcnc.poincare.poincare_table (diverged runs of runs.csv left out)."""
+"""Rule poincare -> gcnc.study.theory.poincare.poincare_table (diverged runs of runs.csv left
+out)."""
 
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from gcnc.poincare import poincare_table
-from gcnc.provenance import job_log
-from gcnc.records import read_table, write_table
+from gcnc.study.results.provenance import job_log
+from gcnc.study.results.records import read_table, write_table
+from gcnc.study.theory.poincare import poincare_table
 
 # BLAS threads = the job's threads: two oversubscribed jobs made it 15x slower (BENCHMARKS.md)
 with job_log(snakemake.log[0]), threadpool_limits(snakemake.threads):

@@ -1,9 +1,9 @@
-"""Rule prepare_data -> gcnc.data.prepare_dataset."""
+"""Rule prepare_data -> gcnc.study.data.prepare_dataset."""
 
 from pathlib import Path
 
-from gcnc.data import prepare_dataset
-from gcnc.provenance import job_log
+from gcnc.study.data import prepare_dataset
+from gcnc.study.results.provenance import job_log
 
 with job_log(snakemake.log[0]):
     config = {

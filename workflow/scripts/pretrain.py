@@ -1,16 +1,17 @@
-"""Rule pretrain -> gcnc.pretrain.pretrain (resumes from the run's last checkpoint), then the
-records of its outputs (gcnc.records)."""
+"""Rule pretrain -> gcnc.study.pretraining.pretrain.pretrain (resumes from the run's last
+checkpoint), then the
+records of its outputs (gcnc.study.results.records)."""
 
 from pathlib import Path
 
 import torch
 
-from gcnc.config import RunSpec
-from gcnc.constants import RESULT_NEUTRAL
-from gcnc.data import load_prepared
-from gcnc.pretrain import pretrain
-from gcnc.provenance import job_log
-from gcnc.records import record_outputs
+from gcnc.study.constants import RESULT_NEUTRAL
+from gcnc.study.data import load_prepared
+from gcnc.study.grid import RunSpec
+from gcnc.study.pretraining.pretrain import pretrain
+from gcnc.study.results.provenance import job_log
+from gcnc.study.results.records import record_outputs
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -1,9 +1,9 @@
-"""Rule table -> gcnc.figures.render_table, then the provenance sidecar."""
+"""Rule table -> gcnc.study.figures.render_table, then the provenance sidecar."""
 
-from gcnc.figures import render_table
-from gcnc.provenance import job_log, write_sidecar
-from gcnc.records import verify_all
-from gcnc.report_html import markdown_to_html
+from gcnc.study.figures import render_table
+from gcnc.study.publish.report_html import markdown_to_html
+from gcnc.study.results.provenance import job_log, write_sidecar
+from gcnc.study.results.records import verify_all
 
 with job_log(snakemake.log[0]):
     verify_all(snakemake.input)  # every table and run it draws: refused by name if damaged

@@ -48,7 +48,8 @@ def as_labels(value: Any, name: str) -> torch.Tensor:
 def check_finite(tensor: torch.Tensor, name: str) -> None:
     """Raise ValueError naming ``name`` if any value is NaN or infinite, with their number and
     the position of the first (row, and index in the tensor).
-    Tensors without data (device ``meta``, as the FLOP counter of :mod:`gcnc.compute` runs the
+    Tensors without data (device ``meta``, as the FLOP counter of :mod:`gcnc.study.theory.compute`
+    runs the
     models) have no values to check."""
     if tensor.device.type == "meta":
         return
