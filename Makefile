@@ -5,7 +5,7 @@ CORES ?= 2
 PRESET ?= quick
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup run reproduce pull test lint bench report readme dryrun-paper setup-done
+.PHONY: setup run reproduce pull test lint bench report readme publish dryrun-paper setup-done
 
 # every target but setup needs the environment `make setup` creates: say so instead of failing on
 # a missing command or module
@@ -14,7 +14,7 @@ setup-done:
 	  "'make setup' first (about 2 minutes), or name an existing one: make <target> VENV=<path>"; \
 	  exit 2; }
 
-run reproduce pull test lint bench report readme dryrun-paper: | setup-done
+run reproduce pull test lint bench report readme publish dryrun-paper: | setup-done
 
 setup:  ## isolated environment with the study's pinned dependencies and gcnc (editable)
 	$(PYTHON) -m venv $(VENV)
@@ -81,3 +81,6 @@ report:  ## report.html: the answer first, then every preset with results (here 
 
 dryrun-paper:  ## plan the paper's full grid (no data needed)
 	snakemake -n --quiet rules --config preset=paper
+
+publish:  ## published/$(PRESET)/: the preset's figures, tables, claims, sidecars and collected results
+	gcnc publish --preset $(PRESET)

@@ -250,3 +250,32 @@ def test_malformed_sidecar_fails_by_name_and_the_others_are_audited(checkout, ca
     assert main(["audit", str(FIGS)]) == 1
     out = capsys.readouterr().out
     assert "FAIL paper_figures/quick/fig0.prov.json" in out and "Traceback" not in out
+
+
+@pytest.mark.slow
+def test_a_published_folder_audits_ok_and_catches_tampering(smoke_project, tmp_path):
+    """`gcnc publish` copies the smoke run's figures, tables, claims, sidecars and collected
+    results (records included) into published/smoke; the audit checks each against its sidecar
+    or record, names the upstream files not published rather than failing on them, notes a
+    code change as such, and fails a tampered file by name."""
+    import shutil
+
+    from tests.projects import run
+
+    proj = tmp_path / "p"
+    shutil.copytree(smoke_project, proj, symlinks=True)
+    out = run(["gcnc", "publish", "--preset", "smoke"], proj).stdout
+    assert "published/smoke/" in out
+    folder = proj / "published" / "smoke"
+    names = {p.name for p in folder.iterdir()}
+    assert {"claims.md", "claims.prov.json", "metrics.csv", "metrics.csv.record.json"} <= names
+    assert not any(n.endswith(".pt") for n in names)
+    shutil.rmtree(proj / "results")  # runs, weights and tables gone: the folder stands alone
+    audit = run(["gcnc", "audit", "published/smoke"], proj)
+    assert "all OK" in audit.stdout and "upstream files not published" in audit.stdout
+    (proj / "src" / "gcnc" / "study" / "plan.py").write_text("# edited\n")
+    audit = run(["gcnc", "audit", "published/smoke"], proj)
+    assert audit.returncode == 0 and "code or configuration differences" in audit.stdout
+    (folder / "claims.csv").write_text("tampered\n")
+    audit = run(["gcnc", "audit", "published/smoke"], proj, check=False)
+    assert audit.returncode == 1 and "published/smoke/claims.csv changed" in audit.stdout

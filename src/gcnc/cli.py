@@ -16,7 +16,8 @@ gcnc measure MODEL DATA measures the geometric complexity (GC) and neural collap
 network on a data set (needs torch, and torchvision for torchvision models). The study's
 commands run in a checkout of the study with its packages (make setup): gcnc audit re-checks the
 provenance sidecars of figures, gcnc report writes the HTML report over every preset with
-results, gcnc readme-claims rewrites README's generated blocks.
+results, gcnc publish copies a preset's small outputs into published/<preset> (committed), gcnc
+readme-claims rewrites README's generated blocks and docs/results/<preset>.md.
 
 examples:
   gcnc measure resnet18 images/ --weights resnet18.pt
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     aud.add_argument("targets", nargs="+", help="figure/table files, sidecars, or folders of them")
     rep = sub.add_parser("report", help="the HTML report over every preset with results")
     rep.add_argument("--out", default="report.html")
+    pub = sub.add_parser("publish", help="copy a preset's small outputs into published/<preset>")
+    pub.add_argument("--preset", default="quick")
     readme = sub.add_parser("readme-claims", help="README's generated blocks from the results")
     readme.add_argument("--preset", default="quick")
     readme.add_argument("--readme", default="README.md")
@@ -56,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     if args.command == "report":
         return report(args.out)
+    if args.command == "publish":
+        return publish(args.preset)
     if args.command == "readme-claims":
         return readme_claims(args.readme, args.preset)
     return audit(args.targets)
@@ -71,6 +76,20 @@ def report(out: str) -> int:
         print(f"gcnc report: {err}")
         return 2
     print(f"report: {out} ({', '.join(presets)}; open it in a browser)")
+    return 0
+
+
+def publish(preset: str) -> int:
+    module = _study("publish", "gcnc.study.publish.published")
+    if module is None:
+        return 2
+    try:
+        files = module.publish(Path("."), preset)
+    except FileNotFoundError as err:
+        print(f"gcnc publish: {err}")
+        return 2
+    print(f"published/{preset}/: {len(files)} files (commit them; check with gcnc audit "
+          f"published/{preset})")  # fmt: skip
     return 0
 
 
@@ -95,6 +114,8 @@ def audit(targets: list[str]) -> int:
         print(f"{'OK  ' if not result.problems else 'FAIL'} {result.sidecar}")
         for problem in result.problems:
             print(f"     {problem}")
+        for note in result.notes:
+            print(f"     note: {note}")
     failed = sum(bool(r.problems) for r in results)
     unchecked = sorted({key for r in results for key in r.unchecked})
     print(

@@ -7,6 +7,13 @@ the gcnc function and every source file of the gcnc package, and the preset's pa
 params.yaml against the recorded config hash. :func:`audit_targets` audits files and folders: in
 a folder every sidecar, and every figure or table whose sidecar is gone fails by name; a
 malformed sidecar fails by name while the others are still audited.
+
+A published folder (``published/<preset>/``, :mod:`gcnc.study.publish.published`) is audited
+for what it holds: each file the sidecar names under ``paper_figures/<preset>/`` or
+``results/<preset>/`` is checked at its published copy; files not published (per-run files,
+weights, prepared data) are named as absent here, not failed; code and configuration that have
+changed since the recorded commit are noted, not failed (the evidence is a record of that
+commit).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from snakemake.exceptions import WorkflowError
 from gcnc.study.config import config_hash, preset_config, read_config_file, workflow_config
 from gcnc.study.results.files import sha256_file
 from gcnc.study.results.provenance import repo_root, source_digests
+from gcnc.study.results.records import RECORD_SUFFIX, DamagedResultError, record_path, verify
 from gcnc.study.validation import ConfigError
 
 SIDECAR_SUFFIX = ".prov.json"
@@ -45,6 +53,7 @@ class AuditResult:
     problems: list[str] = field(default_factory=list)
     checked: int = 0
     unchecked: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class SidecarError(ValueError):
@@ -127,6 +136,27 @@ def _check_package(result: AuditResult, root: Path, recorded: dict[str, Any]) ->
         result.problems.append(f"{label}: {folder / name} is new")
 
 
+def _published_copy(sidecar: Path, root: Path) -> dict[str, str] | None:
+    """For a sidecar in ``published/<preset>/``: recorded path prefix -> published prefix."""
+    folder = sidecar.resolve().parent
+    if folder.parent.name != "published":
+        return None
+    from gcnc.study.publish.published import published_paths
+
+    return published_paths(root, folder.name)
+
+
+def _located(path: str, copies: dict[str, str] | None) -> str | None:
+    """Where a recorded file is in this checkout: itself, or its published copy; None for a
+    file a published folder does not hold."""
+    if copies is None:
+        return path
+    for recorded, published in copies.items():
+        if path.startswith(recorded) and "/" not in path[len(recorded) :]:
+            return published + path[len(recorded) :]
+    return None
+
+
 def audit(artifact: str | Path) -> AuditResult:
     """Re-check everything a sidecar records (see the module's docstring). A missing or malformed
     sidecar raises FileNotFoundError or :class:`SidecarError`."""
@@ -134,47 +164,72 @@ def audit(artifact: str | Path) -> AuditResult:
     record = read_sidecar(sidecar)
     root = repo_root(sidecar.parent)
     result = AuditResult(sidecar)
+    copies = _published_copy(sidecar, root)
+    absent = 0
     for section in ("artifacts", "inputs", "upstream"):
         for p, digest in record[section].items():
-            _check(result, section, root / p, p, digest)
+            here = _located(p, copies)
+            if here is None:
+                absent += 1
+            else:
+                _check(result, section, root / here, here, digest)
+    if absent:
+        result.notes.append(f"{absent} upstream files not published (runs, weights, data)")
     for key, entry in record.get("raw_data", {}).items():
-        if entry.get("path") is None:
+        if entry.get("path") is None or copies is not None:
             result.unchecked.append(key)
         else:
             _check(result, "raw_data", root / entry["path"], entry["path"], entry["sha256"])
+    code = AuditResult(sidecar)
     for section in CODE_KEYS:
         if section in record:
-            code = record[section]
-            _check(
-                result,
-                f"{section} (code changed since)",
-                root / code["path"],
-                code["path"],
-                code["sha256"],
-            )
+            entry = record[section]
+            label = f"{section} (code changed since)"
+            _check(code, label, root / entry["path"], entry["path"], entry["sha256"])
     if "package" in record:
-        _check_package(result, root, record["package"])
+        _check_package(code, root, record["package"])
     try:
         now = _current_config_hash(root, record["preset"])
     except ConfigError as err:
-        result.problems.append(f"config: {err}")
+        code.problems.append(f"config: {err}")
     else:
         if now != record["config_sha256"]:
-            result.problems.append(
+            code.problems.append(
                 f"config: params.yaml's preset '{record['preset']}' differs from the one that "
                 f"made this (sha256 {record['config_sha256'][:12]} recorded, {now[:12]} now); "
                 f"rerun: make run PRESET={record['preset']}"
             )
+    result.checked += code.checked
+    if copies is None:
+        result.problems += code.problems
+    elif code.problems:
+        commit = str(record.get("git", {}).get("commit", "unknown"))[:12]
+        result.notes.append(
+            f"made by commit {commit}; since then: {len(code.problems)} code or configuration "
+            "differences (not failures for published evidence)"
+        )
     return result
 
 
 def _without_sidecar(folder: Path) -> list[AuditResult]:
-    """A failure for each figure or table in ``folder`` whose files have no sidecar."""
+    """A failure for each figure or table in ``folder`` whose files have no sidecar; a results
+    table with a record (:mod:`gcnc.study.results.records`, a published folder's collected
+    tables) is checked against it instead."""
     orphans: dict[Path, list[str]] = {}
+    results = []
     for p in sorted(folder.iterdir()):
-        if p.is_file() and not p.name.endswith(SIDECAR_SUFFIX) and not sidecar_for(p).exists():
+        if not p.is_file() or p.name.endswith((SIDECAR_SUFFIX, RECORD_SUFFIX)):
+            continue
+        if record_path(p).exists():
+            result = AuditResult(record_path(p), checked=1)
+            try:
+                verify(p)
+            except DamagedResultError as err:
+                result.problems.append(str(err))
+            results.append(result)
+        elif not sidecar_for(p).exists():
             orphans.setdefault(sidecar_for(p), []).append(p.name)
-    return [
+    return results + [
         AuditResult(
             s, [f"no provenance sidecar for {', '.join(names)}: {s.name} is missing; {REMAKE}"]
         )
