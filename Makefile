@@ -73,8 +73,8 @@ bench:  ## speed benchmarks (numbers go to BENCHMARKS.md)
 	python benchmarks/bench_training.py
 	python benchmarks/bench_measure.py
 
-readme:  ## README's claims table from paper_figures/$(PRESET)/claims.md (after `make run`)
-	gcnc readme-claims --preset $(PRESET)
+readme:  ## README's central table and docs/results/<preset>.md from every preset with results
+	gcnc readme
 
 report:  ## report.html: the answer first, then every preset with results (here or published/)
 	gcnc report --out report.html

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from gcnc.study.claims.central import CENTRAL, central_columns, central_table
-from gcnc.study.publish.readme import central_blocks, splice_central, table_columns, update_readme
+from gcnc.study.publish.readme import central_blocks, splice_central, table_columns
 from tests.markdown_tables import rendered_tables
 
 LR_NC = "higher learning rate lowers NC"
@@ -111,15 +111,3 @@ def test_table_columns_reads_back_what_central_table_writes(tmp_path):
     assert list(read) == ["quick", "a \\| b"]
     assert read["quick"]["higher LR lowers NC"] == "**NO** 0.96 [0.76, 1.00] p=0.004"
     assert len(read["quick"]) == len(CENTRAL)
-
-
-def test_update_readme_of_a_preset_without_claims_block_refreshes_central_only(tmp_path):
-    _write(tmp_path, "controls", ["fm x vgg (cosine LR, 1500 steps)", "fm x vgg[bn]"], -0.3)
-    (tmp_path / "paper_figures" / "controls" / "claims.md").write_text("| a |\n|---|\n| b |\n")
-    readme = tmp_path / "README.md"
-    readme.write_text("<!-- central:controls -->\nold\n<!-- /central:controls -->\n")
-    claims_md = tmp_path / "paper_figures" / "controls" / "claims.md"
-    changed, notes = update_readme(readme, claims_md, "controls")
-    text = readme.read_text()
-    assert changed and "old" not in text and text.count("**NO** -0.30") == 2
-    assert notes == ["has no claims block for controls ('<!-- claims:controls -->'): left out"]

@@ -1,35 +1,21 @@
-"""README's claims block is spliced from claims.md, and every Markdown table row keeps its cells."""
+"""README and the docs: the library's worked example runs as written, the results pages are
+generated from claims.md and the tables, and every Markdown table row keeps its cells."""
 
-import pytest
+from __future__ import annotations
+
+import re
+from pathlib import Path
 
 from gcnc.study.claims.report import md_cell
-from gcnc.study.publish.readme import splice_claims
+from gcnc.study.publish.readme import results_page, update_readme
+from gcnc.study.publish.report import Preset
+from tests.markdown_tables import rendered_tables, source_cell_counts
 
-CLAIMS = """# Claims
-rule text
-| claim | statistic | value | 95% CI | verdict |
-|---|---|---|---|---|
-| a \\| b | x | 1 | [0, 2] | **reproduced** |
-"""
-README = "intro\n<!-- claims:quick -->\nold table\n<!-- /claims:quick -->\nnext paragraph\n"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cells(row: str) -> int:
     return len(row.replace("\\|", "").strip().strip("|").split("|"))
-
-
-def test_splice_replaces_only_the_block_and_is_idempotent():
-    out = splice_claims(README, CLAIMS, "quick", "paper_figures/quick/claims.md")
-    assert "old table" not in out and out.startswith("intro\n")
-    assert out.endswith("<!-- /claims:quick -->\nnext paragraph\n")
-    rows = [line for line in out.splitlines() if line.startswith("|")]
-    assert len(rows) == 3 and {_cells(r) for r in rows} == {5}
-    assert splice_claims(out, CLAIMS, "quick", "paper_figures/quick/claims.md") == out
-
-
-def test_splice_needs_one_block():
-    with pytest.raises(ValueError, match="claims:smoke"):
-        splice_claims(README, CLAIMS, "smoke", "x")
 
 
 def test_claims_cells_escape_pipes():
@@ -38,38 +24,62 @@ def test_claims_cells_escape_pipes():
     assert md_cell("a\nb") == "a b"
 
 
-def test_every_readme_table_keeps_its_columns():
-    """Every table in README.md (the generated claims block included) has as many cells in each
-    row as in its header once rendered, and no row swallows the paragraph after it."""
-    from pathlib import Path
-
-    from tests.markdown_tables import rendered_tables, source_cell_counts
-
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    counts = source_cell_counts(text)
-    assert counts, "README has tables"
-    for table in counts:
-        assert len(set(table)) == 1, table
-    for table in rendered_tables(text):
-        assert all(not cell.startswith("In plain words") for row in table for cell in row)
+def test_every_table_of_readme_and_docs_keeps_its_columns():
+    """Every table in README.md and docs/ (the generated ones included) has as many cells in
+    each row as in its header once rendered, and no row swallows the paragraph after it."""
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        text = path.read_text()
+        for table in source_cell_counts(text):
+            assert len(set(table)) == 1, (path.name, table)
+        for table in rendered_tables(text):
+            assert all(not cell.startswith("In plain words") for row in table for cell in row)
 
 
-def test_readme_measuring_snippets_run_as_written(capsys):
-    """The Python blocks of README's "Measuring GC and NC in your own network" run as written, in
-    order and in one namespace (the later blocks use the first one's model and data)."""
-    import re
-    from pathlib import Path
+def test_readme_is_short_and_opens_with_the_answer():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 260
+    first_heading = re.search(r"^## (.*)$", text, re.M).group(1)
+    assert first_heading.startswith("The answer")
+    assert "<!-- central:" in text.split("## ", 2)[1]
 
+
+def test_results_page_is_the_claims_and_tables_of_a_preset(tmp_path):
+    figs = tmp_path / "published" / "standard"
+    figs.mkdir(parents=True)
+    (figs / "claims.md").write_text("# Claims\n\nrule\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    (figs / "table_poincare.md").write_text("caption\n\n| c |\n|---|\n| 3 |\n")
+    page = results_page(Preset("standard", figs, figs))
+    assert page.startswith("# Results of preset `standard`")
+    assert "`published/standard/`" in page and "| 1 | 2 |" in page and "| 3 |" in page
+    assert "# Claims" not in page  # its own title replaces claims.md's
+
+
+def test_update_readme_writes_a_page_per_preset_with_results(tmp_path):
+    from tests.test_central import _write
+
+    _write(tmp_path, "quick", ["fm x vgg (cosine LR, 1500 steps)"], 0.96)
+    (tmp_path / "paper_figures" / "quick" / "claims.md").write_text("# C\n\n| a |\n|---|\n| b |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- central:quick -->\nold\n<!-- /central:quick -->\n")
+    changed, notes = update_readme(readme)
+    assert changed and notes == [] and "old" not in readme.read_text()
+    assert (tmp_path / "docs" / "results" / "quick.md").read_text().startswith("# Results")
+    assert update_readme(readme) == (False, [])  # nothing left to change
+
+
+def test_library_worked_example_runs_as_written(capsys):
+    """The Python blocks of docs/library.md's worked example run as written, in order and in
+    one namespace (the later blocks use the first one's model and data)."""
     import gcnc
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = text.split("## Measuring GC and NC in your own network\n", 1)[1].split("\n## ")[0]
+    text = (ROOT / "docs" / "library.md").read_text()
+    section = text.split("## A worked example", 1)[1].split("\n## ")[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert len(blocks) == 3
     namespace: dict = {}
     first = None
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
+        exec(compile(block, "docs/library.md", "exec"), namespace)
         first = first or namespace["m"]
     assert isinstance(first, gcnc.Measurement) and first.n_examples == 60
     assert first.gc_estimator == "hutchinson" and first.embedding == "input of 'fc' (512 -> 10)"

@@ -1,6 +1,6 @@
 """Command line ``gcnc``: ``measure`` (:mod:`gcnc.measure_cli`; torch, and torchvision for
-torchvision models) and the study's ``audit``, ``report`` and ``readme-claims`` (a checkout of
-the study with its packages); ``--help`` prints :data:`DESCRIPTION`, plain text."""
+torchvision models) and the study's ``audit``, ``report``, ``publish`` and ``readme`` (a
+checkout of the study with its packages); ``--help`` prints :data:`DESCRIPTION`, plain text."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ network on a data set (needs torch, and torchvision for torchvision models). The
 commands run in a checkout of the study with its packages (make setup): gcnc audit re-checks the
 provenance sidecars of figures, gcnc report writes the HTML report over every preset with
 results, gcnc publish copies a preset's small outputs into published/<preset> (committed), gcnc
-readme-claims rewrites README's generated blocks and docs/results/<preset>.md.
+readme rewrites README's generated block and docs/results/<preset>.md.
 
 examples:
   gcnc measure resnet18 images/ --weights resnet18.pt
@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--out", default="report.html")
     pub = sub.add_parser("publish", help="copy a preset's small outputs into published/<preset>")
     pub.add_argument("--preset", default="quick")
-    readme = sub.add_parser("readme-claims", help="README's generated blocks from the results")
-    readme.add_argument("--preset", default="quick")
+    readme = sub.add_parser("readme", help="README's central table and docs/results/ pages")
     readme.add_argument("--readme", default="README.md")
     args = parser.parse_args(argv)
     if args.command == "measure":
@@ -61,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return report(args.out)
     if args.command == "publish":
         return publish(args.preset)
-    if args.command == "readme-claims":
-        return readme_claims(args.readme, args.preset)
+    if args.command == "readme":
+        return readme(args.readme)
     return audit(args.targets)
 
 
@@ -93,15 +92,14 @@ def publish(preset: str) -> int:
     return 0
 
 
-def readme_claims(readme: str, preset: str) -> int:
-    module = _study("readme-claims", "gcnc.study.publish.readme")
+def readme(path: str) -> int:
+    module = _study("readme", "gcnc.study.publish.readme")
     if module is None:
         return 2
-    claims = Path("paper_figures") / preset / "claims.md"
-    changed, notes = module.update_readme(readme, claims, preset)
-    print(f"{readme}: generated blocks {'updated' if changed else 'already current'}")
+    changed, notes = module.update_readme(path)
+    print(f"{path} and docs/results/: {'updated' if changed else 'already current'}")
     for note in notes:
-        print(f"{readme}: {note}")
+        print(f"{path}: {note}")
     return 0
 
 

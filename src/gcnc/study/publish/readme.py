@@ -1,12 +1,13 @@
-"""README's generated tables (never copied by hand).
+"""README's generated block and the generated results pages (never copied by hand).
 
-- ``<!-- claims:<preset> -->`` ... ``<!-- /claims:<preset> -->``: the table of
-  ``paper_figures/<preset>/claims.md`` (:func:`splice_claims`);
-- ``<!-- central:<preset>+<preset>... -->`` ... ``<!-- /central:... -->``: the central claims
-  side by side (:mod:`gcnc.study.claims.central`), refreshed from the presets it names that have
-  their
-  claims.csv and plan.csv here; a preset not run here keeps the columns README already has for it
-  (results recorded by the checkout that ran it: `standard` takes hours), said so under the table.
+- ``<!-- central:<preset>+<preset>... -->`` ... ``<!-- /central:... -->`` in README: the paper's
+  central claims side by side (:mod:`gcnc.study.claims.central`), refreshed from the presets it
+  names that have results here or in ``published/``; a preset with neither keeps the columns
+  README already has for it, said so under the table.
+- ``docs/results/<preset>.md``: a preset's claims (its claims.md) and tables, for every preset
+  with results here or published.
+
+``gcnc readme`` (``make readme``) writes both.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from gcnc.study.publish.report import Preset, find_presets
 
-def claims_table_lines(claims_md: str) -> list[str]:
-    """The Markdown table rows (header included) of a claims.md."""
-    rows = [line for line in claims_md.splitlines() if line.startswith("|")]
-    if len(rows) < 3:
-        raise ValueError("claims.md has no table with at least one row")
-    return rows
+RESULT_TABLES = (  # (table, heading) on a preset's results page, after its claims
+    ("table_terminal_phase", "End of pretraining: has each run reached the terminal phase?"),
+    ("table_poincare", "Poincare constants"),
+    ("table_bounds", "The bounds of Props. 4.1, 4.3 and 5.1"),
+)
 
 
 def block_markers(name: str) -> tuple[str, str]:
@@ -48,11 +49,6 @@ def splice(readme: str, name: str, table_lines: list[str], source: str) -> str:
     return head + "\n".join(block + table_lines + ["", end]) + tail
 
 
-def splice_claims(readme: str, claims_md: str, preset: str, source: str) -> str:
-    """``readme`` with its claims block for ``preset`` replaced by the table of ``claims_md``."""
-    return splice(readme, f"claims:{preset}", claims_table_lines(claims_md), source)
-
-
 def central_blocks(readme: str) -> list[list[str]]:
     """The preset lists of README's central-claims blocks, in order."""
     return [m.split("+") for m in re.findall(r"<!-- central:([\w+]+) -->", readme)]
@@ -77,18 +73,23 @@ def of_preset(header: str, preset: str) -> bool:
     return header == preset or header.startswith(f"{preset}: ")
 
 
+def where(preset: Preset) -> str:
+    return f"{'published' if preset.published else 'paper_figures'}/{preset.name}/claims.csv"
+
+
 def splice_central(readme: str, root: Path) -> tuple[str, list[str]]:
     """``readme`` with every central block refreshed from those of its presets that have results
-    here, keeping the columns the block already has for the others (or naming them under the
-    table where it has none); and the blocks with a preset missing, as
+    here or published, keeping the columns the block already has for the others (or naming
+    them under the table where it has none); and the blocks with a preset missing, as
     'central:<presets> (<missing> not run here)'."""
-    from gcnc.study.claims.central import central_cells, central_columns, markdown_table
+    from gcnc.study.claims.central import central_cells, central_columns_of, markdown_table
 
+    found = {p.name: p for p in find_presets(root)}
     incomplete = []
     for presets in central_blocks(readme):
         name = f"central:{'+'.join(presets)}"
-        present = [p for p in presets if (root / "paper_figures" / p / "claims.csv").exists()]
-        missing = [p for p in presets if p not in present]
+        present = [found[p] for p in presets if p in found]
+        missing = [p for p in presets if p not in found]
         if missing:
             incomplete.append(f"{name} ({', '.join(missing)} not run here)")
         if not present:
@@ -96,39 +97,60 @@ def splice_central(readme: str, root: Path) -> tuple[str, list[str]]:
         old = table_columns(block_parts(readme, name)[1].splitlines())
         columns, notes = {}, []
         for p in presets:
-            if p in present:
-                columns |= central_cells(central_columns([p], root, len(presets) > 1))
+            if p in found:
+                claims, plan = found[p].figures / "claims.csv", found[p].results / "plan.csv"
+                columns |= central_cells(central_columns_of(p, claims, plan, len(presets) > 1))
             else:
                 kept = {h: cells for h, cells in old.items() if of_preset(h, p)}
                 columns |= kept
                 notes.append(
-                    f"`{p}`: columns kept from this README (its results are not in this "
-                    f"checkout; `make run PRESET={p}` regenerates them)."
+                    f"`{p}`: columns kept from this README (its results are neither here nor "
+                    f"published; `make run PRESET={p}` regenerates them)."
                     if kept
                     else f"`{p}`: no results in this checkout yet (`make run PRESET={p}`)."
                 )
         table = markdown_table(columns).splitlines()
-        sources = ", ".join(f"paper_figures/{p}/claims.csv" for p in present)
+        sources = ", ".join(where(p) for p in present)
         readme = splice(readme, name, table + [line for n in notes for line in ("", n)], sources)
     return readme, incomplete
 
 
-def update_readme(
-    readme_path: str | Path, claims_path: str | Path, preset: str
-) -> tuple[bool, list[str]]:
-    """Rewrite README's claims block of ``preset`` (where README has one) from claims.md and its
-    central blocks from the presets' results (in the checkout that holds README); returns whether
-    README changed and notes on what was left out (no claims block for ``preset``, central
-    blocks with a preset not run here)."""
-    readme_path, claims_path = Path(readme_path), Path(claims_path)
+def results_page(preset: Preset) -> str:
+    """docs/results/<preset>.md: the preset's claims.md and tables, naming where they are."""
+    claims = (preset.figures / "claims.md").read_text().split("\n", 1)[1]
+    folder = f"{'published' if preset.published else 'paper_figures'}/{preset.name}/"
+    lines = [
+        f"# Results of preset `{preset.name}`",
+        "",
+        f"<!-- generated from {folder} by `make readme`; do not edit -->",
+        f"Copied from `{folder}` (figures, their captions and provenance sidecars are there; "
+        f"`gcnc audit {folder}` re-checks them).",
+        claims.rstrip(),
+    ]
+    for table, heading in RESULT_TABLES:
+        path = preset.figures / f"{table}.md"
+        if path.exists():
+            lines += ["", f"## {heading} (`{table}`)", "", path.read_text().rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme_path: str | Path) -> tuple[bool, list[str]]:
+    """Rewrite README's central blocks and docs/results/<preset>.md for every preset with results
+    (in the checkout that holds README); returns whether anything changed and notes on what was
+    left out."""
+    readme_path = Path(readme_path)
+    root = readme_path.resolve().parent
     old = readme_path.read_text()
-    notes = []
-    if block_markers(f"claims:{preset}")[0] in old:
-        new = splice_claims(old, claims_path.read_text(), preset, str(claims_path))
-    else:
-        new = old
-        notes.append(f"has no claims block for {preset} ('<!-- claims:{preset} -->'): left out")
-    new, incomplete = splice_central(new, readme_path.resolve().parent)
-    if new != old:
+    new, incomplete = splice_central(old, root)
+    changed = new != old
+    if changed:
         readme_path.write_text(new)
-    return new != old, notes + [f"block {name}" for name in incomplete]
+    pages = root / "docs" / "results"
+    pages.mkdir(parents=True, exist_ok=True)
+    for preset in find_presets(root):
+        page = pages / f"{preset.name}.md"
+        text = results_page(preset)
+        if not page.exists() or page.read_text() != text:
+            page.write_text(text)
+            changed = True
+    return changed, [f"block {name}" for name in incomplete]
