@@ -229,14 +229,15 @@ def sampling_claims(c: Claims, gs: pd.DataFrame, group: str) -> None:
         )  # fmt: skip
 
 
-def across_datasets(table: pd.DataFrame, replicates: dict[str, str]) -> pd.DataFrame:
-    """A summary row where two or more datasets or networks the paper names tested them: the
-    knobs lower GC in every such group (derived from those rows: no test, not counted)."""
+def across_datasets(table: pd.DataFrame, data_kinds: dict[str, str]) -> pd.DataFrame:
+    """A summary row where groups on two or more of the datasets the paper names tested them
+    (``data_kinds``: group -> dataset kind): the knobs lower GC in every such group (derived
+    from those rows: no test, not counted)."""
     knobs = [cat.knob_claim(k, "gc").text for k in KNOB_SIGN]
     rows = table[table.claim.isin(knobs) & (table.kind == "paper") & table.p.notna()]
     rows = rows[~rows.study.str.startswith("pooled")]
     groups = sorted(set(rows.study))
-    if len({replicates.get(g, g) for g in groups}) < 2:
+    if len({data_kinds.get(g, g) for g in groups}) < 2:
         return table
     verdict = "inconclusive"
     if len(groups) >= 2 and (rows.verdict == "reproduced").all():
@@ -244,8 +245,8 @@ def across_datasets(table: pd.DataFrame, replicates: dict[str, str]) -> pd.DataF
     elif (rows.verdict == "not reproduced").any():
         verdict = "not reproduced"
     row = dict.fromkeys(table.columns, np.nan) | {
-        "kind": "paper", "claim": cat.KNOBS_EVERY_DATASET.text, "study": "summary of "
-        + (", ".join(groups) or "none"), "source": cat.KNOBS_EVERY_DATASET.source,
+        "kind": "paper", "claim": cat.KNOBS_EVERY_DATASET.text,
+        "study": f"summary of {len(groups)} groups", "source": cat.KNOBS_EVERY_DATASET.source,
         "predicted": "every (knob, group) reproduced, >= 2 groups", "verdict": verdict,
         "effect": float((rows.verdict == "reproduced").sum()), "n_runs": np.nan,
         "effect_label": f"(knob, group) rows reproduced, of {len(rows)}",
@@ -276,4 +277,5 @@ def claims_table(inputs: dict[str, str], cfg: dict[str, Any], gc_sampling_run: s
     sampling_claims(c, read_table(inputs["gc_sampling"]), group.iloc[0] if len(group) else "-")
     if "finetune" in inputs:  # Li et al.'s fine-tuning study (gcnc.study.claims.finetune)
         finetune_claims(c, read_table(inputs["finetune"]), plan, ok)
-    return across_datasets(c.table(), replicates)
+    data_kinds = plan.drop_duplicates("group").set_index("group").dataset_kind.to_dict()
+    return across_datasets(c.table(), data_kinds)
