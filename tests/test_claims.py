@@ -176,8 +176,31 @@ def test_curves_are_read_at_the_steps_each_group_logged():
         if not (g == "b" and r == 0 and t == 30)
     ]
     train = pd.DataFrame(rows)
-    sweep = train.drop_duplicates("run_id")[["run_id"]]
+    sweep = train.drop_duplicates("run_id")[["run_id", "group"]]
     assert {g: sorted(s) for g, s in steps_of(train, sweep).items()} == {
         "a": [50, 100],
         "b": [60, 90],
     }
+
+
+def test_pooled_rows_pool_one_protocol_over_datasets_and_count_each_run_once(tmp_path):
+    """Two datasets trained alike pool (S summed within each, every run once); a second protocol
+    on one of them does not join the pool."""
+    from gcnc.study.claims.table import Claims
+
+    frames = []
+    for group, shift in (("a", 0.0), ("b", 100.0), ("c", 50.0)):
+        for seed in range(3):
+            for lr, gc in ((0.01, 3.0), (0.05, 2.0), (0.2, 1.0)):
+                frames.append({"run_id": f"{group}{seed}{lr}", "group": group, "seed": seed,
+                               "lr": lr, "gc": gc + shift + 0.01 * seed})  # fmt: skip
+    frame = pd.DataFrame(frames)
+    protocols = {"a": ("cosine, 64 epochs", "d1 x m"), "b": ("cosine, 64 epochs", "d2 x m"),
+                 "c": ("cosine, 256 epochs", "d1 x m")}  # fmt: skip
+    c = Claims(seed=0, kinds=dict.fromkeys("abc", "paper"), replicates=protocols)
+    c.trend(cat.knob_claim("lr", "gc"), frame, "lr", "gc", -1, lambda g: (g.gc, "-", False))
+    table = c.table()
+    pooled = table[table.study.str.startswith("pooled")]
+    name = "pooled: 2 datasets or networks (cosine, 64 epochs), S within each"
+    assert pooled.study.tolist() == [name]
+    assert pooled.n_runs.iloc[0] == 18 and pooled.verdict.iloc[0] == "reproduced"

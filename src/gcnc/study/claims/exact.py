@@ -21,8 +21,9 @@ or larger by chance; ``p_down``: this small or smaller); :func:`two_sided` combi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import scipy.stats
@@ -184,3 +185,14 @@ def holm(p: np.ndarray) -> np.ndarray:
         running = max(running, min(1.0, (m - rank) * p[i]))
         out[i] = running
     return out
+
+
+def named(test: Test, name: str) -> Test:
+    """``test`` with its method prefixed by the test's name ('Jonckheere-Terpstra, exact')."""
+    return replace(test, method=f"{name}, {test.method}")
+
+
+def trend_test_name(x: Any) -> str:
+    """Jonckheere-Terpstra where ``x`` takes a few values repeated over seeds (a knob), Kendall's
+    tau test where every run has its own value (a metric)."""
+    return "Jonckheere-Terpstra" if x.duplicated().any() else "Kendall's tau test"

@@ -20,7 +20,7 @@ from gcnc.study.claims import catalogue as cat
 from gcnc.study.claims.effects import KNOB_SIGN, knob_effect, tau_effect, with_plan
 from gcnc.study.claims.finetune import finetune_claims
 from gcnc.study.claims.table import Claims
-from gcnc.study.plan import sweep_runs
+from gcnc.study.plan import protocol_of, sweep_runs
 from gcnc.study.results.records import read_table
 
 PAPER_DATASET_KINDS = {"mnist", "fashion_mnist", "cifar10", "cifar100", "cifar_fs", "mini_imagenet"}
@@ -66,7 +66,7 @@ def matched_state(train: pd.DataFrame, final: pd.DataFrame) -> tuple[pd.DataFram
 def steps_of(train: pd.DataFrame, sweep: pd.DataFrame) -> dict[str, dict[int, pd.DataFrame]]:
     """group -> step -> the sweep's runs at that step, for the steps after initialisation that
     every run of the group on the sweep logged (studies log on their own intervals)."""
-    rows = after_initialisation(train).merge(sweep[["run_id"]], on="run_id")
+    rows = after_initialisation(train).merge(sweep[["run_id", "group"]], on=["run_id", "group"])
     out: dict[str, dict[int, pd.DataFrame]] = {}
     for group, g in rows.groupby("group"):
         n = g.run_id.nunique()
@@ -82,7 +82,7 @@ def pretraining_claims(c: Claims, metrics: pd.DataFrame, plan: pd.DataFrame, ok:
     train = with_plan(metrics[metrics.run_id.isin(ok) & (metrics.split == "train")], plan)
     for knob, sign in KNOB_SIGN.items():
         sweep = sweep_runs(plan, knob)
-        runs = final.merge(sweep[["run_id"]], on="run_id")
+        runs = final.merge(sweep[["run_id", "group"]], on=["run_id", "group"])
         for metric in cat.FIG1_METRIC:
             claim = cat.knob_claim(knob, metric)
             c.trend(claim, runs, knob, metric, sign, knob_effect(knob, metric))
@@ -190,7 +190,7 @@ def transfer_claims(c: Claims, fewshot: pd.DataFrame, plan: pd.DataFrame, ok: se
     c.trend(cat.target_nc_accuracy(shot), acc, "target_nc", "accuracy", -1,
             tau_effect("target_nc", "accuracy"))  # fmt: skip
     for knob, sign in KNOB_SIGN.items():
-        runs = acc.merge(sweep_runs(plan, knob)[["run_id"]], on="run_id")
+        runs = acc.merge(sweep_runs(plan, knob)[["run_id", "group"]], on=["run_id", "group"])
         claim = cat.transfer_knob_claim(knob, "target_nc", shot)
         c.trend(claim, runs, knob, "target_nc", sign, knob_effect(knob, "target_nc"))
         claim = cat.transfer_knob_claim(knob, "accuracy", shot)
@@ -266,8 +266,8 @@ def claims_table(inputs: dict[str, str], cfg: dict[str, Any], gc_sampling_run: s
     poincare, fewshot, gc_sampling; finetune when the preset fine-tunes)."""
     runs, plan = read_table(inputs["runs"], ["run_id", "status"]), read_table(inputs["plan"])
     ok = set(runs.loc[runs.status == "ok", "run_id"])
-    replicates = plan.drop_duplicates("group").set_index("group")
-    replicates = (replicates.dataset + " x " + replicates.arch).to_dict()
+    groups = plan.drop_duplicates("group").set_index("group")
+    replicates = {g: (protocol_of(g), f"{r.dataset} x {r.arch}") for g, r in groups.iterrows()}
     c = Claims(cfg["seed"], group_kinds(plan), replicates, cfg.get("bootstrap", 1000))
     pretraining_claims(c, read_table(inputs["metrics"]), plan, ok)
     bound_claims(c, read_table(inputs["bounds"]), plan)

@@ -123,3 +123,9 @@ def direction(observed_sign: int, predicted_sign: int) -> str:
     if observed_sign == 0:
         return "none"
     return "as predicted" if observed_sign == predicted_sign else "opposite"
+
+
+def finite_rows(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``columns`` are all finite numbers."""
+    values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    return frame[np.isfinite(values).all(axis=1)]

@@ -1,10 +1,12 @@
 """Rows of the claims report: one per (claim, comparison group), each a test with its p-value,
-Holm-adjusted p-value, effect size and verdict (:mod:`gcnc.study.claims.stats` states the rule)."""
+Holm-adjusted p-value, effect size and verdict (:mod:`gcnc.study.claims.stats` states the rule).
+One class, :class:`Claims`, makes every kind of row, so that all rows share one layout and one
+Holm adjustment; it keeps the module a little over 300 lines."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -12,8 +14,23 @@ import pandas as pd
 import scipy.stats
 
 from gcnc.study.claims.catalogue import Claim
-from gcnc.study.claims.exact import Test, holm, kendall_test, rms_below_test, sign_flip_test
-from gcnc.study.claims.stats import ALPHA, bootstrap_ci, direction, seed_interval, verdict
+from gcnc.study.claims.exact import (
+    Test,
+    holm,
+    kendall_test,
+    named,
+    rms_below_test,
+    sign_flip_test,
+    trend_test_name,
+)
+from gcnc.study.claims.stats import (
+    ALPHA,
+    bootstrap_ci,
+    direction,
+    finite_rows,
+    seed_interval,
+    verdict,
+)
 
 COLUMNS = [
     "kind",
@@ -41,29 +58,12 @@ Effect = Callable[[pd.DataFrame], tuple[pd.Series, str, bool]]  # per-seed value
 TAU = (-1.0, 1.0)  # the range of Kendall's tau: intervals of mean taus are clipped to it
 
 
-def finite_rows(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The rows of ``frame`` whose ``columns`` are all finite numbers."""
-    values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    return frame[np.isfinite(values).all(axis=1)]
-
-
 def _sign(test: Test) -> int:
     """+1 when the statistic is more likely high than low by chance's yardstick, -1 the other
     way, 0 when neither tail is smaller."""
     if not (np.isfinite(test.p_up) and np.isfinite(test.p_down)) or test.p_up == test.p_down:
         return 0
     return 1 if test.p_up < test.p_down else -1
-
-
-def named(test: Test, name: str) -> Test:
-    """``test`` with its method prefixed by the test's name ('Jonckheere-Terpstra, exact')."""
-    return replace(test, method=f"{name}, {test.method}")
-
-
-def trend_test_name(x: pd.Series) -> str:
-    """Jonckheere-Terpstra where ``x`` takes a few values repeated over seeds (a knob), Kendall's
-    tau test where every run has its own value (a metric)."""
-    return "Jonckheere-Terpstra" if x.duplicated().any() else "Kendall's tau test"
 
 
 def _runs(frame: pd.DataFrame) -> int:
@@ -78,12 +78,14 @@ def _seeds(frame: pd.DataFrame) -> int:
 class Claims:
     """Collects the rows. ``kinds`` maps a comparison group to the kind of row the paper's claims
     make on it: ``paper`` on the datasets the paper names, ``extension`` on our synthetic ones.
-    ``replicates`` names each group's dataset and architecture: pooled rows pool groups that
-    replicate a claim on other data or another network, never two protocols of one."""
+    ``replicates`` names each group's training protocol and its dataset and architecture: a
+    pooled row pools groups of one protocol on other data or another network, never two
+    protocols."""
 
     seed: int
     kinds: dict[str, str]
-    replicates: dict[str, str] = field(default_factory=dict)  # group -> "dataset x arch"
+    # group -> (protocol, "dataset x arch"): what a pooled row may pool
+    replicates: dict[str, tuple[str, str]] = field(default_factory=dict)
     n_boot: int = 1000
     rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -144,7 +146,7 @@ class Claims:
     ) -> None:  # fmt: skip
         """``y`` rises (sign +1) or falls (-1) with ``x`` over the runs of each group (Kendall's
         S, exact under permutation), and pooled over the groups of one kind (S summed within
-        groups) where two or more datasets or architectures test it (:meth:`_pool`).
+        groups) where two or more datasets or architectures test it (:meth:`_pools`).
         ``absent`` names, per group, runs left out of the reading (said in the row's note)."""
         absent = absent or {}
         if frame.empty:
@@ -165,25 +167,32 @@ class Claims:
             if np.isfinite(test.p) and not test.best_p > ALPHA:
                 tested.setdefault(self._kind(claim, group), []).append(g)
         for kind, parts in tested.items():
-            pooled = self._pool(parts)
-            if pooled is None:
-                continue
-            test = kendall_test(pooled[x], pooled[y], pooled["group"].to_numpy(), self.seed)
-            test = named(test, "Kendall's S summed within groups")
-            group = f"pooled: {pooled.group.nunique()} datasets or networks, S within each"
-            self._test_row(claim, group, pooled, test, sign, (np.nan,) * 3, "-", kind=kind)
+            for protocol, pooled in self._pools(parts):
+                test = kendall_test(pooled[x], pooled[y], pooled["group"].to_numpy(), self.seed)
+                test = named(test, "Kendall's S summed within groups")
+                n = pooled.group.nunique()
+                group = f"pooled: {n} datasets or networks ({protocol}), S within each"
+                self._test_row(claim, group, pooled, test, sign, (np.nan,) * 3, "-", kind=kind)
 
-    def _pool(self, parts: list[pd.DataFrame]) -> pd.DataFrame | None:
-        """The groups of ``parts`` that are the only one on their dataset and architecture,
-        stacked, when two or more are; each run counts once (an error otherwise)."""
-        label = [self.replicates.get(str(p.group.iloc[0]), str(p.group.iloc[0])) for p in parts]
-        keep = [p for p, name in zip(parts, label, strict=True) if label.count(name) == 1]
-        if len(keep) < 2:
-            return None
-        pooled = pd.concat(keep)
-        if pooled.run_id.duplicated().any():
-            raise ValueError("a run is counted in two pooled groups")
-        return pooled
+    def _pools(self, parts: list[pd.DataFrame]) -> list[tuple[str, pd.DataFrame]]:
+        """Per training protocol, the groups that are its only one on their dataset and
+        architecture, stacked, where two or more are; each run counts once (an error
+        otherwise)."""
+        by_protocol: dict[str, list[tuple[str, pd.DataFrame]]] = {}
+        for p in parts:
+            group = str(p.group.iloc[0])
+            protocol, data = self.replicates.get(group, (group, group))
+            by_protocol.setdefault(protocol, []).append((data, p))
+        pools = []
+        for protocol, members in by_protocol.items():
+            labels = [data for data, _ in members]
+            keep = [p for data, p in members if labels.count(data) == 1]
+            if len(keep) >= 2:
+                pooled = pd.concat(keep)
+                if pooled.run_id.duplicated().any():
+                    raise ValueError("a run is counted in two pooled groups")
+                pools.append((protocol, pooled))
+        return pools
 
     def within_runs(
         self, claim: Claim, frame: pd.DataFrame, x: str, y: str, sign: int, label: str
