@@ -5,13 +5,17 @@ open with the paper's claims on the main study."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from gcnc.study.claims import catalogue as cat
+from gcnc.study.claims.effects import tau_effect
 from gcnc.study.claims.paper import claims_table
 from gcnc.study.claims.report import claims_markdown, console_summary, main_group
+from gcnc.study.claims.table import Claims
 from gcnc.study.grid import expand_runs
 from gcnc.study.plan import run_plan
 from gcnc.study.validation import ConfigError, check_shared_training_data
@@ -204,3 +208,31 @@ def test_pooled_rows_pool_one_protocol_over_datasets_and_count_each_run_once(tmp
     name = "pooled: 2 datasets or networks (cosine, 64 epochs), S within each"
     assert pooled.study.tolist() == [name]
     assert pooled.n_runs.iloc[0] == 18 and pooled.verdict.iloc[0] == "reproduced"
+
+
+def test_a_correlation_read_within_seeds_is_tested_within_seeds():
+    """Two metrics that only differ between seeds (a seed shifts both, no order within a seed):
+    pooled over seeds, Kendall's S would find a strong correlation (exact p about 2e-7 for 3
+    seeds of 7 runs); tested within each seed, as the effect (tau per seed) reads it, it is
+    inconclusive."""
+    rng = np.random.default_rng(0)
+    runs = pd.DataFrame(
+        [
+            {"run_id": f"r{s}_{i}", "seed": s, "group": GROUP, "gc": 10.0 * s + rng.random(),
+             "nc": 10.0 * s + rng.random()}
+            for s in range(3) for i in range(7)
+        ]
+    )  # fmt: skip
+    within = Claims(0, {GROUP: "paper"}, n_boot=50)
+    within.trend(cat.GC_NC, runs, "gc", "nc", +1, tau_effect("gc", "nc"), by_seed=True)
+    pooled = Claims(0, {GROUP: "paper"}, n_boot=50)
+    pooled.trend(cat.GC_NC, runs, "gc", "nc", +1, tau_effect("gc", "nc"))
+    (row,), (naive,) = within.table().to_dict("records"), pooled.table().to_dict("records")
+    assert naive["p"] < 1e-4 and naive["verdict"] == "reproduced"  # what the seeds alone give
+    expected = sum(
+        np.sign(a.gc - b.gc) * np.sign(a.nc - b.nc)
+        for _, g in runs.groupby("seed")
+        for (_, a), (_, b) in itertools.combinations(g.iterrows(), 2)
+    )
+    assert row["statistic"] == expected and "within seeds" in row["test"]
+    assert row["p"] > 0.05 and row["verdict"] == "inconclusive"

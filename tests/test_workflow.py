@@ -4,6 +4,7 @@ config errors stop the run before any job; the paper preset plans its full grid 
 from __future__ import annotations
 
 import filecmp
+import html
 import json
 import shutil
 import subprocess
@@ -219,7 +220,8 @@ def test_report_over_the_smoke_run_shows_every_figure_with_its_provenance(smoke_
     for png in sorted(figs.glob("*.png")):
         prov = json.loads((figs / f"{png.stem}.prov.json").read_text())
         assert f"<h3>{png.stem}</h3>" in page, png.stem
-        assert prov["git"]["commit"][:12] in page and prov.get("caption", "")[:40] in page
+        caption = html.escape(prov.get("caption", "")[:40])  # as the page writes it
+        assert prov["git"]["commit"][:12] in page and caption in page, png.stem
     for table in sorted(figs.glob("table_*.md")):
         assert f">{table.stem}</h3>" in page, table.stem
     assert "The answer: the paper's central claims" in page and "id='smoke-claims'" in page

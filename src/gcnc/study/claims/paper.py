@@ -96,7 +96,7 @@ def pretraining_claims(c: Claims, metrics: pd.DataFrame, plan: pd.DataFrame, ok:
         (cat.GC_NC, "gc", "nc", +1),
         (cat.GC_TEST_ACCURACY, "gc", "test_accuracy", -1),
     ):
-        c.trend(claim, final, x, y, sign, tau_effect(x, y))
+        c.trend(claim, final, x, y, sign, tau_effect(x, y), by_seed=True)
     label = "Kendall tau-b(step, nc) within each run, averaged per seed"
     c.within_runs(cat.NC_FALLS, after_initialisation(train), "step", "nc", -1, label)
     other_readings(c, train, final, plan)
@@ -184,11 +184,11 @@ def transfer_claims(c: Claims, fewshot: pd.DataFrame, plan: pd.DataFrame, ok: se
     classifier = "ncm" if "ncm" in set(fs.classifier) else sorted(fs.classifier)[0]
     acc = fs[(fs["shot"] == shot) & (fs.classifier == classifier)].drop_duplicates("run_id")
     c.trend(cat.SOURCE_GC_TARGET_NC, acc, "source_gc", "target_nc", +1,
-            tau_effect("source_gc", "target_nc"))  # fmt: skip
+            tau_effect("source_gc", "target_nc"), by_seed=True)  # fmt: skip
     c.trend(cat.source_gc_accuracy(shot), acc, "source_gc", "accuracy", -1,
-            tau_effect("source_gc", "accuracy"))  # fmt: skip
+            tau_effect("source_gc", "accuracy"), by_seed=True)  # fmt: skip
     c.trend(cat.target_nc_accuracy(shot), acc, "target_nc", "accuracy", -1,
-            tau_effect("target_nc", "accuracy"))  # fmt: skip
+            tau_effect("target_nc", "accuracy"), by_seed=True)  # fmt: skip
     for knob, sign in KNOB_SIGN.items():
         runs = acc.merge(sweep_runs(plan, knob)[["run_id", "group"]], on=["run_id", "group"])
         claim = cat.transfer_knob_claim(knob, "target_nc", shot)

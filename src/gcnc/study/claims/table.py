@@ -142,11 +142,13 @@ class Claims:
 
     def trend(
         self, claim: Claim, frame: pd.DataFrame, x: str, y: str, sign: int, effect: Effect,
-        absent: dict[str, list[str]] | None = None,
+        absent: dict[str, list[str]] | None = None, by_seed: bool = False,
     ) -> None:  # fmt: skip
         """``y`` rises (sign +1) or falls (-1) with ``x`` over the runs of each group (Kendall's
         S, exact under permutation), and pooled over the groups of one kind (S summed within
         groups) where two or more datasets or architectures test it (:meth:`_pools`).
+        ``by_seed``: S is summed within seeds (each seed's runs permuted on their own), the
+        test that matches an effect read within each seed (a Kendall tau between two metrics).
         ``absent`` names, per group, runs left out of the reading (said in the row's note)."""
         absent = absent or {}
         if frame.empty:
@@ -155,8 +157,11 @@ class Claims:
         tested: dict[str, list[pd.DataFrame]] = {}
         for group, everything in frame.groupby("group", sort=True):
             g = finite_rows(everything, [x, y])
-            test = kendall_test(g[x].to_numpy(), g[y].to_numpy(), seed=self.seed)
-            test = named(test, trend_test_name(g[x]))
+            strata = g["seed"].to_numpy() if by_seed else None
+            test = kendall_test(g[x].to_numpy(), g[y].to_numpy(), strata, seed=self.seed)
+            test = named(
+                test, trend_test_name(g[x]) + (", S summed within seeds" if by_seed else "")
+            )
             per_seed, label, log = effect(g) if len(g) else (pd.Series(dtype=float), "-", False)
             limits = TAU if label.startswith("Kendall") else (-np.inf, np.inf)
             interval = seed_interval(per_seed, log, limits)
@@ -168,8 +173,12 @@ class Claims:
                 tested.setdefault(self._kind(claim, group), []).append(g)
         for kind, parts in tested.items():
             for protocol, pooled in self._pools(parts):
-                test = kendall_test(pooled[x], pooled[y], pooled["group"].to_numpy(), self.seed)
-                test = named(test, "Kendall's S summed within groups")
+                strata = pooled["group"].astype(str)
+                strata = strata + "/" + pooled["seed"].astype(str) if by_seed else strata
+                test = kendall_test(pooled[x], pooled[y], strata.to_numpy(), self.seed)
+                test = named(
+                    test, f"Kendall's S summed within {'seeds of ' if by_seed else ''}groups"
+                )
                 n = pooled.group.nunique()
                 group = f"pooled: {n} datasets or networks ({protocol}), S within each"
                 self._test_row(claim, group, pooled, test, sign, (np.nan,) * 3, "-", kind=kind)
@@ -264,7 +273,7 @@ class Claims:
         test = rms_below_test(errors, tolerance)
         n = np.isfinite(errors).sum()
         ss = np.nansum(errors**2)
-        lo, hi = (np.sqrt(ss / scipy.stats.chi2.ppf([0.975, 0.025], n)) if n else (np.nan,) * 2)
+        lo, hi = np.sqrt(ss / scipy.stats.chi2.ppf([0.975, 0.025], n)) if n else (np.nan,) * 2
         predicted = f"RMS < {tolerance:g}"
         self._test_row(claim, group, trials, test, -1, (test.statistic, lo, hi), label, predicted)
 
