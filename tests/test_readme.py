@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from gcnc.cli import main
 from gcnc.study.claims.report import md_cell
 from gcnc.study.publish.readme import results_page, update_readme
 from gcnc.study.publish.report import Preset
@@ -61,8 +62,8 @@ def test_update_readme_writes_a_page_per_preset_with_results(tmp_path):
     (tmp_path / "paper_figures" / "quick" / "claims.md").write_text("# C\n\n| a |\n|---|\n| b |\n")
     readme = tmp_path / "README.md"
     readme.write_text("<!-- central:quick -->\nold\n<!-- /central:quick -->\n")
-    changed, notes = update_readme(readme)
-    assert changed and notes == [] and "old" not in readme.read_text()
+    assert main(["readme", "--readme", str(readme)]) == 0  # `make readme`, i.e. `gcnc readme`
+    assert "old" not in readme.read_text()
     assert (tmp_path / "docs" / "results" / "quick.md").read_text().startswith("# Results")
     assert update_readme(readme) == (False, [])  # nothing left to change
 

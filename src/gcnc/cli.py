@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--out", default="report.html")
     pub = sub.add_parser("publish", help="copy a preset's small outputs into published/<preset>")
     pub.add_argument("--preset", default="quick")
-    readme = sub.add_parser("readme", help="README's central table and docs/results/ pages")
-    readme.add_argument("--readme", default="README.md")
+    readme_cmd = sub.add_parser("readme", help="README's central table and docs/results/ pages")
+    readme_cmd.add_argument("--readme", default="README.md")
     args = parser.parse_args(argv)
     if args.command == "measure":
         return run(args)
