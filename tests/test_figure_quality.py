@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from gcnc.study.figures import common, figure_plan, render
+from gcnc.study.figures.controls import protocol_legend
 from gcnc.study.figures.draw import RENDERERS
 from gcnc.study.figures.names import arch_name, dataset_name
 from tests.test_figures import _plan, tables  # noqa: F401  (tables: a fixture)
@@ -196,3 +197,29 @@ def test_quick_captions_carry_the_run_details(config):
     assert gaussians and all(p["paper"].startswith("ours") for p in gaussians)
     assert all("Gaussian mixtures" in p["caption"] for p in gaussians)
     assert "paper: ResNet-18 on CIFAR-100, 20 trials" in plan["fig2_gc_sampling"]["caption"]
+
+
+def test_the_controls_legend_names_every_protocol_drawn_in_any_panel():
+    """A protocol that sweeps only the batch size (LR proportional to batch) is drawn in the
+    batch column alone: the legend still names it, once, in the plan's order."""
+    fig, (lr, batch) = plt.subplots(1, 2)
+    lr.plot([0, 1], [0, 1], label="256 epochs")
+    batch.plot([0, 1], [0, 1], label="64 epochs")
+    batch.plot([0, 1], [1, 0], label="LR proportional to batch size")
+    batch.plot([0, 1], [1, 1], label="256 epochs")
+    handles, labels = protocol_legend(
+        [lr, batch], ["64 epochs", "LR proportional to batch size", "256 epochs", "not run"]
+    )
+    plt.close(fig)
+    assert labels == ["64 epochs", "LR proportional to batch size", "256 epochs"]
+    assert handles[2] is lr.get_lines()[0] and handles[0] is batch.get_lines()[0]
+
+
+def test_step_ticks_mark_every_logged_step_and_label_no_two_neighbours_beyond_four():
+    fig, (six, four) = plt.subplots(1, 2)
+    common.step_ticks(six, [250, 500, 750, 1000, 1250, 1500, 1500])
+    common.step_ticks(four, [0, 100, 200, 300])
+    plt.close(fig)
+    assert list(six.get_xticks()) == [250, 500, 750, 1000, 1250, 1500]
+    assert [t.get_text() for t in six.get_xticklabels()] == ["", "500", "", "1,000", "", "1,500"]
+    assert [t.get_text() for t in four.get_xticklabels()] == ["0", "100", "200", "300"]

@@ -237,10 +237,14 @@ def readable_log(ax: Axes, which: str = "y") -> None:
 
 def step_ticks(ax: Axes, steps: Iterable[float]) -> None:
     """A tick at each logged step where there are few (up to 6), so that few points read as
-    points at the steps they were logged."""
+    points at the steps they were logged; beyond 4 ticks every other one is labelled (the last
+    always), so that labels such as 1,250 never run into their neighbours."""
     logged = sorted({int(s) for s in steps})
     if 1 < len(logged) <= 6:
-        ax.set_xticks(logged, [f"{s:,}" for s in logged])
+        every = 2 if len(logged) > 4 else 1
+        last = len(logged) - 1
+        labels = [f"{s:,}" if (last - i) % every == 0 else "" for i, s in enumerate(logged)]
+        ax.set_xticks(logged, labels)
 
 
 def mean_sd_line(

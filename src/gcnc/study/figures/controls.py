@@ -82,6 +82,17 @@ def _panel(ax, sub: pd.DataFrame, knob: str, metric: str, protocols: list[str]) 
         ax.set_yscale("log")
 
 
+def protocol_legend(row: Any, protocols: list[str]) -> tuple[list[Any], list[str]]:
+    """Legend handles and labels of every protocol drawn in any panel of ``row``, once each, in
+    the plan's order (a protocol may sweep one knob only, so no one panel has them all)."""
+    drawn: dict[str, Any] = {}
+    for ax in row:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            drawn.setdefault(label, handle)
+    labels = [p for p in protocols if p in drawn]
+    return [drawn[p] for p in labels], labels
+
+
 def controls_findings(data: pd.DataFrame, knobs: list[str], protocols: list[str]) -> str:
     """'Found at the last step (mean over seeds): NC fell with larger learning rate under 2 of
     3 protocols, ...'."""
@@ -130,7 +141,7 @@ def render_controls(plan: dict[str, Any], inputs: list[str], pdf: str, png: str,
         axes[i, 0].set_ylabel(END_LABEL[metric])
         if metric != "accuracy":
             readable_log(axes[i, 0])  # shared along the row
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles, labels = protocol_legend(axes[0], plan["protocols"])
     fig.legend(handles, labels, title="training protocol", loc="outside lower center", ncol=2,
                frameon=False)  # fmt: skip
     seeds = data.groupby(["protocol", "knob", "value"]).seed.nunique().tolist()
