@@ -3,9 +3,11 @@
 Verdict rule (also written into claims.md):
 - Each row is one two-sided test of the claim's predicted direction (module
 `gcnc.study.claims.exact`):
-  a trend over a knob or a metric is Kendall's S over the runs of one comparison group, exact
-  under permutation (the Jonckheere-Terpstra test when the knob takes a few values, each with its
-  seeds as replicates); a trend along training is S summed within runs; "at every logged step"
+  a trend over a knob is Kendall's S over the runs of one comparison group, exact under
+  permutation (the Jonckheere-Terpstra test when the knob takes a few values, each with its
+  seeds as replicates); a link between two metrics across runs is S summed within seeds, each
+  seed's runs permuted on their own (its effect, Kendall's tau, is read within each seed, so
+  differences between seeds cannot make a verdict); a trend along training is S summed within runs; "at every logged step"
   is an intersection-union test (the largest of the steps' p-values in the predicted direction);
   a mean against a threshold is a sign-flip test; the spread of a sampled estimate is a
   chi-square test of its RMS error against the tolerance.
