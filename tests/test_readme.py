@@ -86,3 +86,14 @@ def test_library_worked_example_runs_as_written(capsys):
     assert first.gc_estimator == "hutchinson" and first.embedding == "input of 'fc' (512 -> 10)"
     assert namespace["m"].n_examples == 120 and namespace["m"].accuracy is not None
     assert "gc_estimator        hutchinson" in capsys.readouterr().out
+
+
+def test_readme_without_its_block_or_absent_is_refused_with_what_to_do(tmp_path, capsys):
+    plain = tmp_path / "README.md"
+    plain.write_text("# a README without the central block\n")
+    assert main(["readme", "--readme", str(plain)]) == 2
+    assert "has no '<!-- central:" in capsys.readouterr().out
+    assert plain.read_text() == "# a README without the central block\n"
+    assert not (tmp_path / "docs").exists()  # nothing written beside it
+    assert main(["readme", "--readme", str(tmp_path / "absent.md")]) == 2
+    assert "no file" in capsys.readouterr().out

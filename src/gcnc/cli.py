@@ -96,7 +96,11 @@ def readme(path: str) -> int:
     module = _study("readme", "gcnc.study.publish.readme")
     if module is None:
         return 2
-    changed, notes = module.update_readme(path)
+    try:
+        changed, notes = module.update_readme(path)
+    except ValueError as err:
+        print(f"gcnc readme: {err}")
+        return 2
     print(f"{path} and docs/results/: {'updated' if changed else 'already current'}")
     for note in notes:
         print(f"{path}: {note}")

@@ -7,10 +7,10 @@ Verdict rule (also written into claims.md):
   permutation (the Jonckheere-Terpstra test when the knob takes a few values, each with its
   seeds as replicates); a link between two metrics across runs is S summed within seeds, each
   seed's runs permuted on their own (its effect, Kendall's tau, is read within each seed, so
-  differences between seeds cannot make a verdict); a trend along training is S summed within runs; "at every logged step"
-  is an intersection-union test (the largest of the steps' p-values in the predicted direction);
-  a mean against a threshold is a sign-flip test; the spread of a sampled estimate is a
-  chi-square test of its RMS error against the tolerance.
+  differences between seeds cannot make a verdict); a trend along training is S summed within
+  runs; "at every logged step" is an intersection-union test (the largest of the steps' p-values
+  in the predicted direction); a mean against a threshold is a sign-flip test; the spread of a
+  sampled estimate is a chi-square test of its RMS error against the tolerance.
 - p-values are adjusted by Holm's step-down method within each family: the rows of one kind
   (the paper's claims, or our extensions) on one comparison group of one preset. A row enters
   its family only if its design can reach p <= 0.05 at all (the smallest p-value attainable with

@@ -140,7 +140,14 @@ def update_readme(readme_path: str | Path) -> tuple[bool, list[str]]:
     left out."""
     readme_path = Path(readme_path)
     root = readme_path.resolve().parent
+    if not readme_path.is_file():
+        raise ValueError(f"no file {readme_path}: run it in the study's checkout (README.md)")
     old = readme_path.read_text()
+    if not central_blocks(old):
+        raise ValueError(
+            f"{readme_path} has no '<!-- central:<preset>+... -->' ... '<!-- /central:... -->' "
+            "block to fill: add one where the central claims go (README.md has one)"
+        )
     new, incomplete = splice_central(old, root)
     changed = new != old
     if changed:
