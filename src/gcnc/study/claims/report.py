@@ -186,6 +186,6 @@ def console_summary(claims_csv: str, plan_csv: str, figures_dir: str, preset: st
         f"({untestable_rows(table[table.kind == 'paper']).sum()} not testable here).",
         f"Figures, tables, claims: {figures_dir}/ (claims.md explains every row)",
         f"Runs and metrics:        results/{preset}/",
-        f"Browse all of it:        make report PRESET={preset}  (writes report.html)",
+        "Browse all of it:        make report  (writes report.html: every preset with results)",
     ]
     return "\n".join(lines)
