@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from gcnc.study.claims import catalogue as cat
-from gcnc.study.claims.effects import tau_effect
+from gcnc.study.claims.effects import link, tau_effect
 from gcnc.study.claims.paper import claims_table
 from gcnc.study.claims.report import claims_markdown, console_summary, main_group
 from gcnc.study.claims.table import Claims
@@ -224,7 +224,7 @@ def test_a_correlation_read_within_seeds_is_tested_within_seeds():
         ]
     )  # fmt: skip
     within = Claims(0, {GROUP: "paper"}, n_boot=50)
-    within.trend(cat.GC_NC, runs, "gc", "nc", +1, tau_effect("gc", "nc"), by_seed=True)
+    link(within, cat.GC_NC, runs, "gc", "nc", +1)  # what the claims call
     pooled = Claims(0, {GROUP: "paper"}, n_boot=50)
     pooled.trend(cat.GC_NC, runs, "gc", "nc", +1, tau_effect("gc", "nc"))
     (row,), (naive,) = within.table().to_dict("records"), pooled.table().to_dict("records")

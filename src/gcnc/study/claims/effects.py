@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from gcnc.study.claims.catalogue import Claim
 from gcnc.study.claims.stats import extreme_ratio_by_seed, tau_by_seed
-from gcnc.study.claims.table import Effect
+from gcnc.study.claims.table import Claims, Effect
 from gcnc.study.plan import with_group
 
 # sign of Kendall(knob, GC) the paper predicts; the knob's regularising end is its max (or min)
@@ -28,6 +29,12 @@ def knob_effect(knob: str, metric: str, difference: bool = False) -> Effect:
 def tau_effect(x: str, y: str) -> Effect:
     """Per seed: Kendall's tau-b of ``x`` and ``y`` over the seed's runs."""
     return lambda g: (tau_by_seed(g, x, y), f"Kendall tau-b({x}, {y}) within each seed", False)
+
+
+def link(c: Claims, claim: Claim, frame: pd.DataFrame, x: str, y: str, sign: int) -> None:
+    """A link between two metrics across runs: its effect is Kendall's tau within each seed, so
+    its test sums S within seeds too (:meth:`Claims.trend` with ``by_seed``)."""
+    c.trend(claim, frame, x, y, sign, tau_effect(x, y), by_seed=True)
 
 
 def with_plan(frame: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gcnc.study.claims.catalogue import Claim
-from gcnc.study.claims.effects import tau_effect, with_plan
+from gcnc.study.claims.effects import link, with_plan
 from gcnc.study.claims.stats import Columns
 from gcnc.study.claims.table import Claims
 
@@ -98,9 +98,7 @@ def finetune_claims(
     ft = with_plan(ft, plan)
     best = ft[ft["best"].astype(bool) & ft["mode"].isin(TRAINED)]
     lp = best[best["mode"] == "linear_probe"]
-    c.trend(
-        C1, lp, "source_nc1", "accuracy", +1, tau_effect("source_nc1", "accuracy"), by_seed=True
-    )
+    link(c, C1, lp, "source_nc1", "accuracy", +1)
     for _, g in lp.groupby("group", sort=True):
         turn = turn_position("source_nc1", "accuracy")({k: g[k].to_numpy() for k in g})
         t = np.log10(g.source_nc1)
@@ -110,9 +108,7 @@ def finetune_claims(
             f"observed range (point estimate: source NC1 = {at:.3g}; NaN: not concave)"
         )
         c.estimate(C1_TURN, g, turn_position("source_nc1", "accuracy"), (0.0, 1.0), label)
-    c.trend(
-        C4, lp, "target_nc1", "accuracy", -1, tau_effect("target_nc1", "accuracy"), by_seed=True
-    )
+    link(c, C4, lp, "target_nc1", "accuracy", -1)
     label = "Kendall tau-b(target NC1, accuracy) over each run's modes and units, mean per seed"
     c.within_runs(C8, ft[ft["mode"].isin(TRAINED)], "target_nc1", "accuracy", -1, label)
     _table2_claims(c, best)
@@ -122,15 +118,7 @@ def finetune_claims(
             "ours", origin="extension",
         )  # fmt: skip
         rows = best[best["mode"] == mode]
-        c.trend(
-            claim,
-            rows,
-            "source_gc",
-            "target_nc1",
-            +1,
-            tau_effect("source_gc", "target_nc1"),
-            by_seed=True,
-        )
+        link(c, claim, rows, "source_gc", "target_nc1", +1)
 
 
 def _table2_claims(c: Claims, best: pd.DataFrame) -> None:

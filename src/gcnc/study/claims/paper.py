@@ -17,7 +17,7 @@ import pandas as pd
 
 from gcnc.constants import JVP_COST
 from gcnc.study.claims import catalogue as cat
-from gcnc.study.claims.effects import KNOB_SIGN, knob_effect, tau_effect, with_plan
+from gcnc.study.claims.effects import KNOB_SIGN, knob_effect, link, with_plan
 from gcnc.study.claims.finetune import finetune_claims
 from gcnc.study.claims.table import Claims
 from gcnc.study.plan import protocol_of, sweep_runs
@@ -96,7 +96,7 @@ def pretraining_claims(c: Claims, metrics: pd.DataFrame, plan: pd.DataFrame, ok:
         (cat.GC_NC, "gc", "nc", +1),
         (cat.GC_TEST_ACCURACY, "gc", "test_accuracy", -1),
     ):
-        c.trend(claim, final, x, y, sign, tau_effect(x, y), by_seed=True)
+        link(c, claim, final, x, y, sign)
     label = "Kendall tau-b(step, nc) within each run, averaged per seed"
     c.within_runs(cat.NC_FALLS, after_initialisation(train), "step", "nc", -1, label)
     other_readings(c, train, final, plan)
@@ -183,12 +183,9 @@ def transfer_claims(c: Claims, fewshot: pd.DataFrame, plan: pd.DataFrame, ok: se
     shot = 5 if 5 in set(fs["shot"]) else int(fs["shot"].max())
     classifier = "ncm" if "ncm" in set(fs.classifier) else sorted(fs.classifier)[0]
     acc = fs[(fs["shot"] == shot) & (fs.classifier == classifier)].drop_duplicates("run_id")
-    c.trend(cat.SOURCE_GC_TARGET_NC, acc, "source_gc", "target_nc", +1,
-            tau_effect("source_gc", "target_nc"), by_seed=True)  # fmt: skip
-    c.trend(cat.source_gc_accuracy(shot), acc, "source_gc", "accuracy", -1,
-            tau_effect("source_gc", "accuracy"), by_seed=True)  # fmt: skip
-    c.trend(cat.target_nc_accuracy(shot), acc, "target_nc", "accuracy", -1,
-            tau_effect("target_nc", "accuracy"), by_seed=True)  # fmt: skip
+    link(c, cat.SOURCE_GC_TARGET_NC, acc, "source_gc", "target_nc", +1)
+    link(c, cat.source_gc_accuracy(shot), acc, "source_gc", "accuracy", -1)
+    link(c, cat.target_nc_accuracy(shot), acc, "target_nc", "accuracy", -1)
     for knob, sign in KNOB_SIGN.items():
         runs = acc.merge(sweep_runs(plan, knob)[["run_id", "group"]], on=["run_id", "group"])
         claim = cat.transfer_knob_claim(knob, "target_nc", shot)
