@@ -236,3 +236,29 @@ def test_a_correlation_read_within_seeds_is_tested_within_seeds():
     )
     assert row["statistic"] == expected and "within seeds" in row["test"]
     assert row["p"] > 0.05 and row["verdict"] == "inconclusive"
+
+
+def test_runs_that_never_reach_the_matched_state_are_named_not_dropped(tmp_path):
+    """NC read at matched training accuracy: runs that never reach it are named in the row; a
+    group where no run reaches it still gets its row (the paper's kind, "not testable"), so the
+    claim is counted among the paper's, not lost."""
+    inputs = world.write_world(tmp_path)
+    metrics = pd.read_csv(inputs["metrics"])
+    train = metrics.split == "train"
+    slow = metrics.batch_size == 16
+    metrics.loc[train & slow, "accuracy"] = 0.5
+    metrics.to_csv(inputs["metrics"], index=False)
+    gc_run = pd.read_csv(inputs["plan"]).run_id.iloc[0]
+    some = _row(claims_table(inputs, CFG, gc_run), cat.reading_claim("batch_size", "matched").text)
+    never = sorted(metrics[slow].run_id.unique())
+    assert some.n_runs == 6 and len(never) == 3
+    assert f"3 runs never reached it: {', '.join(never)}" in some.note
+
+    metrics.loc[train, "accuracy"] = 0.5
+    metrics.to_csv(inputs["metrics"], index=False)
+    table = claims_table(inputs, CFG, gc_run)
+    for knob in KNOBS:
+        row = _row(table, cat.reading_claim(knob, "matched").text)
+        assert row.kind == "paper" and row.verdict == "inconclusive" and row.n_runs == 0
+        assert row.note.startswith("not testable: no run reached it (9 never did: ")
+    assert "3 not testable here" in claims_markdown(table, "t", CFG, GROUP)

@@ -151,9 +151,15 @@ class Claims:
         test that matches an effect read within each seed (a Kendall tau between two metrics).
         ``absent`` names, per group, runs left out of the reading (said in the row's note)."""
         absent = absent or {}
+        predicted = "positive" if sign > 0 else "negative"
+        if frame.empty and not absent:
+            return self._missing(claim, predicted, f"no runs ({y})")
+        for group in sorted(set(absent) - set(frame.get("group", ()))):
+            runs = absent[group]
+            note = f"not testable: no run reached it ({len(runs)} never did: {', '.join(runs)})"
+            self._add(claim, group, pd.DataFrame(), predicted=predicted, note=note)
         if frame.empty:
-            why = f"no runs ({y})" + "".join(f"; left out: {', '.join(v)}" for v in absent.values())
-            return self._missing(claim, "positive" if sign > 0 else "negative", why)
+            return
         tested: dict[str, list[pd.DataFrame]] = {}
         for group, everything in frame.groupby("group", sort=True):
             g = finite_rows(everything, [x, y])
