@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -223,3 +224,17 @@ def test_step_ticks_mark_every_logged_step_and_label_no_two_neighbours_beyond_fo
     assert list(six.get_xticks()) == [250, 500, 750, 1000, 1250, 1500]
     assert [t.get_text() for t in six.get_xticklabels()] == ["", "500", "", "1,000", "", "1,500"]
     assert [t.get_text() for t in four.get_xticklabels()] == ["0", "100", "200", "300"]
+
+
+def test_every_published_figure_is_at_most_two_columns_wide_with_its_sidecar():
+    """The committed evidence (published/<preset>/) meets the same size rule as a fresh render,
+    and every figure there carries its provenance sidecar and plotted data."""
+    root = Path(__file__).resolve().parents[1] / "published"
+    pngs = sorted(root.glob("*/*.png"))
+    assert {p.parent.name for p in pngs} >= {"quick", "controls", "standard"}
+    for png in pngs:
+        with Image.open(png) as image:
+            (dpi, _), width = image.info["dpi"], image.size[0]
+        assert width / dpi <= 6.75 + 1e-3, png
+        for suffix in (".prov.json", ".csv", ".pdf"):
+            assert png.with_suffix(suffix).is_file(), (png, suffix)
