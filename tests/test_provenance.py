@@ -279,3 +279,17 @@ def test_a_published_folder_audits_ok_and_catches_tampering(smoke_project, tmp_p
     (folder / "claims.csv").write_text("tampered\n")
     audit = run(["gcnc", "audit", "published/smoke"], proj, check=False)
     assert audit.returncode == 1 and "published/smoke/claims.csv changed" in audit.stdout
+
+
+def test_a_folder_outside_any_checkout_is_refused_once_with_what_to_do(checkout, capsys):
+    """Sidecar paths are relative to the checkout: a published folder copied out of it cannot
+    be audited; that is said once for the folder, naming where to run the audit."""
+    outside = checkout.parent / "elsewhere"
+    shutil.copytree(checkout / FIGS, outside)
+    (result,) = audit_targets([outside])
+    assert result.sidecar == outside and len(result.problems) == 1
+    assert "not inside a checkout of the study" in result.problems[0]
+    assert "inside a clone of the study" in result.problems[0]
+    assert main(["audit", str(outside)]) == 1
+    out = capsys.readouterr().out
+    assert "cannot audit" in out and "no readable provenance sidecar" not in out

@@ -241,6 +241,12 @@ def audit_targets(targets: Iterable[str | Path]) -> list[AuditResult]:
     """Audit figures, tables, sidecars and folders of them; never stops at a bad sidecar."""
     results = []
     for target in map(Path, targets):
+        try:
+            repo_root(target)
+        except FileNotFoundError as err:
+            advice = "audit it inside a clone of the study, where its sidecars' paths resolve"
+            results.append(AuditResult(target, [f"cannot audit: {err}; {advice}"]))
+            continue
         sidecars = sorted(target.glob(f"*{SIDECAR_SUFFIX}")) if target.is_dir() else [target]
         for sidecar in sidecars:
             try:
