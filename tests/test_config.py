@@ -215,6 +215,14 @@ def test_cuda_without_a_gpu_names_the_device_key(cfg, monkeypatch):
             "datasets/digits/target_classes",
         ),
         (
+            lambda c: c["datasets"]["gaussians_mixtures"].pop("source_classes"),
+            "datasets/gaussians_mixtures/source_classes' is not set",
+        ),
+        (
+            lambda c: c["datasets"]["fashion_mnist_quick"].pop("target_classes"),
+            "datasets/fashion_mnist_quick/target_classes' is not set",
+        ),
+        (
             lambda c: c["presets"]["quick"]["fewshot"].update(ways=[10]),
             "presets/quick/fewshot/ways",
         ),

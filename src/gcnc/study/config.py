@@ -211,15 +211,17 @@ def validate_config(config: dict[str, Any]) -> None:
                     f"config key '{key}/dataset': unknown dataset '{study['dataset']}'"
                 )
             ds = config["datasets"][study["dataset"]]
-            if (
-                study.get("task", "full") == "source"
-                and ds["kind"] not in ("cifar_fs", "mini_imagenet")
-                and not ds.get("target_classes")
-            ):
-                raise ConfigError(
-                    f"config key '{key}/task': 'source' needs target classes, and "
-                    f"'datasets/{study['dataset']}/target_classes' is not set"
-                )
+            split_given = ds["kind"] in ("cifar_fs", "mini_imagenet")  # the split is the data's
+            for side in ("source", "target"):
+                if (
+                    study.get("task", "full") == "source"
+                    and not split_given
+                    and not ds.get(f"{side}_classes")
+                ):
+                    raise ConfigError(
+                        f"config key '{key}/task': 'source' needs source and target classes, "
+                        f"and 'datasets/{study['dataset']}/{side}_classes' is not set"
+                    )
         if pre["gc_sampling"]["study"] not in pre["studies"]:
             raise ConfigError(
                 f"config key 'presets/{pname}/gc_sampling/study': unknown study "
