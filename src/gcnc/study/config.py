@@ -18,6 +18,7 @@ import yaml
 from gcnc.study.constants import RESULT_NEUTRAL
 from gcnc.study.grid import expand_runs
 from gcnc.study.validation import (
+    FEW_SHOT_SPLIT_KINDS,
     ConfigError,
     check_datasets,
     check_preset,
@@ -211,17 +212,13 @@ def validate_config(config: dict[str, Any]) -> None:
                     f"config key '{key}/dataset': unknown dataset '{study['dataset']}'"
                 )
             ds = config["datasets"][study["dataset"]]
-            split_given = ds["kind"] in ("cifar_fs", "mini_imagenet")  # the split is the data's
-            for side in ("source", "target"):
-                if (
-                    study.get("task", "full") == "source"
-                    and not split_given
-                    and not ds.get(f"{side}_classes")
-                ):
-                    raise ConfigError(
-                        f"config key '{key}/task': 'source' needs source and target classes, "
-                        f"and 'datasets/{study['dataset']}/{side}_classes' is not set"
-                    )
+            if study.get("task", "full") == "source" and ds["kind"] not in FEW_SHOT_SPLIT_KINDS:
+                for side in ("source", "target"):
+                    if not ds.get(f"{side}_classes"):
+                        raise ConfigError(
+                            f"config key '{key}/task': 'source' needs source and target classes, "
+                            f"and 'datasets/{study['dataset']}/{side}_classes' is not set"
+                        )
         if pre["gc_sampling"]["study"] not in pre["studies"]:
             raise ConfigError(
                 f"config key 'presets/{pname}/gc_sampling/study': unknown study "

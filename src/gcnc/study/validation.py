@@ -24,6 +24,7 @@ KNOWN_SIZES = {
     "mini_imagenet": (100, 500, 100),  # 600 images per class, split 5:1
 }
 FEW_SHOT_SPLIT = {"source": 64, "target": 20}  # CIFAR-FS and mini-ImageNet (val classes unused)
+FEW_SHOT_SPLIT_KINDS = ("cifar_fs", "mini_imagenet")  # datasets whose class split is their own
 DIGITS_SMALLEST_CLASS = 174  # scikit-learn's digits: 174 to 183 images per class
 # generated data (gcnc.study.data.synthetic): the keys that decide the training examples of a class;
 # extra target classes (target_mode: mixtures) are drawn after the others and change nothing
@@ -100,7 +101,7 @@ def _task_classes(spec: dict[str, Any], which: str) -> int:
         return dataset_sizes(spec)[0]
     if spec.get(f"{which}_classes"):
         return len(spec[f"{which}_classes"])
-    return FEW_SHOT_SPLIT[which]  # cifar_fs, mini_imagenet: the split is part of the dataset
+    return FEW_SHOT_SPLIT[which]  # FEW_SHOT_SPLIT_KINDS: the split is part of the dataset
 
 
 def training_examples(spec: dict[str, Any], task: str) -> int:

@@ -137,8 +137,8 @@ class Claims:
             _sign=(_sign(test), sign),
         )
 
-    def _missing(self, claim: Claim, predicted: str, why: str) -> None:
-        self._add(claim, "-", pd.DataFrame(), predicted=predicted, note=f"not testable: {why}")
+    def _missing(self, claim: Claim, predicted: str, why: str, group: str = "-") -> None:
+        self._add(claim, group, pd.DataFrame(), predicted=predicted, note=f"not testable: {why}")
 
     def trend(
         self, claim: Claim, frame: pd.DataFrame, x: str, y: str, sign: int, effect: Effect,
@@ -156,8 +156,8 @@ class Claims:
             return self._missing(claim, predicted, f"no runs ({y})")
         for group in sorted(set(absent) - set(frame.get("group", ()))):
             runs = absent[group]
-            note = f"not testable: no run reached it ({len(runs)} never did: {', '.join(runs)})"
-            self._add(claim, group, pd.DataFrame(), predicted=predicted, note=note)
+            why = f"no run reached it ({len(runs)} never did: {', '.join(runs)})"
+            self._missing(claim, predicted, why, group)
         if frame.empty:
             return
         tested: dict[str, list[pd.DataFrame]] = {}
